@@ -45,9 +45,7 @@ class FactorSpace:
         if any(s < 1 for s in self.sizes):
             raise ValueError(f"FactorSpace sizes must be >= 1, got {self.sizes}.")
         if self.num_states > _INT32_MAX:
-            raise ValueError(
-                f"FactorSpace of {self.num_states} states does not fit int32 indices."
-            )
+            raise ValueError(f"FactorSpace of {self.num_states} states does not fit int32 indices.")
 
     @property
     def num_factors(self) -> int:

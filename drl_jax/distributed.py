@@ -1,0 +1,42 @@
+"""Joining a multi-host run: JAX's own multi-controller runtime, set up from the environment.
+
+* Explicit: DRL_JAX_COORDINATOR=host:port, DRL_JAX_NUM_PROCESSES=n, DRL_JAX_PROCESS_ID=i
+  (optional DRL_JAX_LOCAL_DEVICE_IDS=0,1,...).
+* TPU VM pod slices and SLURM jobs (under `srun`, more than one task): JAX detects
+  the cluster itself, `jax.distributed.initialize()` with no arguments.
+* Otherwise a single process: nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+
+def cluster_kind() -> str | None:
+    """'explicit', 'slurm', 'tpu' or None (single process), from the environment."""
+    if os.environ.get("DRL_JAX_COORDINATOR"):
+        return "explicit"
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_STEP_NODELIST" in os.environ:
+        return "slurm"
+    if len([h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1:
+        return "tpu"
+    return None
+
+
+def initialize() -> None:
+    """Calls jax.distributed.initialize() when this process is part of a multi-host run."""
+    kind = cluster_kind()
+    if kind is None or jax.distributed.is_initialized():
+        return
+    if kind == "explicit":
+        local = os.environ.get("DRL_JAX_LOCAL_DEVICE_IDS")
+        jax.distributed.initialize(
+            coordinator_address=os.environ["DRL_JAX_COORDINATOR"],
+            num_processes=int(os.environ["DRL_JAX_NUM_PROCESSES"]),
+            process_id=int(os.environ["DRL_JAX_PROCESS_ID"]),
+            local_device_ids=[int(i) for i in local.split(",")] if local else None,
+        )
+    else:
+        jax.distributed.initialize()

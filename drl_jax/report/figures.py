@@ -1,0 +1,102 @@
+"""Figures a person reads: association matrices, per-FoV scores, image grids (PNG)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from etils import epath  # noqa: E402
+
+from drl_jax.workdir import write_atomic  # noqa: E402
+
+
+def _save(figure, path: str | epath.PathLike) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    write_atomic(path, buffer.getvalue())
+
+
+def association_heatmap(
+    s: np.ndarray,
+    active: np.ndarray,
+    fov_names: Sequence[str],
+    path: str | epath.PathLike,
+    title: str = "Association matrix S",
+) -> None:
+    """Annotated heatmap of S [d, F] (1 = the dimension encodes the FoV); inactive rows hatched."""
+    s, active = np.asarray(s), np.asarray(active, bool)
+    d, f = s.shape
+    figure, axis = plt.subplots(figsize=(1.0 + 0.9 * f, 0.8 + 0.45 * d))
+    shown = np.where(active[:, None], s, np.nan)
+    image = axis.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    for h in range(d):
+        if not active[h]:
+            axis.add_patch(
+                plt.Rectangle((-0.5, h - 0.5), f, 1, fill=False, hatch="//", color="0.7")
+            )
+        for j in range(f):
+            color = "white" if active[h] and s[h, j] > 0.6 else "black"
+            text = f"{s[h, j]:.2f}" if active[h] else "-"
+            axis.text(j, h, text, ha="center", va="center", fontsize=8, color=color)
+    axis.set_xticks(range(f), list(fov_names), rotation=45, ha="right")
+    axis.set_yticks(range(d), [f"z{h}" + ("" if active[h] else " (inactive)") for h in range(d)])
+    axis.set_xlabel("FoV")
+    axis.set_ylabel("latent dimension")
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis, fraction=0.04)
+    _save(figure, path)
+
+
+def fov_bars(
+    scores: Mapping[str, Mapping[str, float | None]],
+    path: str | epath.PathLike,
+    title: str,
+    ylabel: str = "score",
+) -> None:
+    """Grouped bars: scores[series][fov] (e.g. series = before / after); None is drawn as 0."""
+    series = list(scores)
+    fovs = list(next(iter(scores.values())))
+    width = 0.8 / max(len(series), 1)
+    figure, axis = plt.subplots(figsize=(1.5 + 0.8 * len(fovs), 3.2))
+    for i, name in enumerate(series):
+        values = [scores[name][fov] or 0.0 for fov in fovs]
+        axis.bar(
+            np.arange(len(fovs)) + (i - (len(series) - 1) / 2) * width, values, width, label=name
+        )
+    axis.set_xticks(range(len(fovs)), fovs, rotation=45, ha="right")
+    axis.set_ylim(0, 1)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    if len(series) > 1:
+        axis.legend(fontsize=8)
+    _save(figure, path)
+
+
+def image_grid(
+    images: np.ndarray, path: str | epath.PathLike, title: str = "", row_labels: Sequence[str] = ()
+) -> None:
+    """Saves images float [R, K, H, W, C] in [0, 1] as an R x K grid."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    rows, cols = images.shape[:2]
+    figure, axes = plt.subplots(
+        rows, cols, figsize=(0.9 * cols + 0.8, 0.9 * rows + 0.4), squeeze=False
+    )
+    for r in range(rows):
+        for c in range(cols):
+            image = images[r, c]
+            axes[r, c].imshow(
+                image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
+            )
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        if r < len(row_labels):
+            axes[r, 0].set_ylabel(row_labels[r], fontsize=7, rotation=0, ha="right", va="center")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    _save(figure, path)
