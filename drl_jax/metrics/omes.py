@@ -169,11 +169,23 @@ def omes_from_pair_codes(
 
 @functools.partial(jax.jit, static_argnames=("inactive_threshold",))
 def _omes_mined(codes, index, valid, inactive_threshold):
-    def one_model(model_codes):
-        z1, z2 = model_codes[index[..., 0]], model_codes[index[..., 1]]
-        return omes_from_pair_codes(z1, z2, valid, model_codes, inactive_threshold)
-
-    return jax.vmap(one_model)(codes)
+    """codes [M, N, d], index int [F, P, 2], valid [F, P] -> results with a leading M axis."""
+    num_models, num_samples, latent_dim = codes.shape
+    # Models side by side as columns: one row gather serves all M models.
+    columns = codes.transpose(1, 0, 2).reshape(num_samples, num_models * latent_dim)
+    s = association_matrix(columns[index[..., 0]], columns[index[..., 1]], valid)
+    s = s.reshape(num_models, latent_dim, -1)
+    active = active_dimensions(columns, inactive_threshold).reshape(num_models, latent_dim)
+    n_pairs = valid.sum(axis=1).astype(jnp.int32)
+    measured = n_pairs >= _MIN_PAIRS
+    result = jax.vmap(scores_from_association, in_axes=(0, 0, None))(s, active, measured)
+    repeat = functools.partial(jnp.broadcast_to, shape=(num_models, *measured.shape))
+    return result | {
+        "association": s,
+        "active": active,
+        "measured": repeat(measured),
+        "n_pairs": repeat(n_pairs),
+    }
 
 
 def omes_arrays(

@@ -59,16 +59,15 @@ def _mine_one_fov(
     labels: np.ndarray, fov: int, max_pairs: int, rng: np.random.Generator
 ) -> np.ndarray:
     group = _row_keys(np.delete(labels, fov, axis=1))
-    value = labels[:, fov]
+    value = labels[:, fov] - labels[:, fov].min()
     # Sort by (group, value, random): the first row of each (group, value) run is a
     # uniformly random representative of that FoV tuple.
-    order = np.lexsort((rng.random(len(group)), value, group))
+    order = _random_order_within(group * (int(value.max()) + 1) + value, rng)
     first = np.ones(len(order), bool)
     first[1:] = (group[order][1:] != group[order][:-1]) | (value[order][1:] != value[order][:-1])
     representatives = order[first]
     # Shuffle the distinct tuples within each group, then match neighbours.
-    rep_group = group[representatives]
-    shuffled = representatives[np.lexsort((rng.random(len(representatives)), rep_group))]
+    shuffled = representatives[_random_order_within(group[representatives], rng)]
     shuffled_group = group[shuffled]
     starts = np.flatnonzero(np.r_[True, shuffled_group[1:] != shuffled_group[:-1]])
     rank = np.arange(len(shuffled)) - np.repeat(starts, np.diff(np.r_[starts, len(shuffled)]))
@@ -78,6 +77,16 @@ def _mine_one_fov(
     if len(pairs) > max_pairs:
         pairs = pairs[rng.choice(len(pairs), max_pairs, replace=False)]
     return pairs[np.argsort(pairs[:, 0], kind="stable")]
+
+
+_RANDOM_BITS = 21
+
+
+def _random_order_within(key: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices sorting non-negative int64 keys [N], ties in a random order."""
+    if int(key.max(initial=0)).bit_length() + _RANDOM_BITS < 63:  # one int64 sort
+        return np.argsort((key << _RANDOM_BITS) | rng.integers(0, 1 << _RANDOM_BITS, len(key)))
+    return np.lexsort((rng.random(len(key)), key))
 
 
 def _row_keys(columns: np.ndarray) -> np.ndarray:

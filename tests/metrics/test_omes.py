@@ -95,9 +95,12 @@ def test_ground_truth_codes_score_high(ground_truth):
     assert report["association"] == {"a": 0, "b": 1, "c": 2}
     assert report["inactive"] == [3, 4]
     assert min(report["n_pairs"].values()) > 2_000
-    # Known answer: S_jj = 1 - 1/(k-1) up to sampling noise (about 0.02 at 2,000 pairs).
-    s = omes_arrays(codes, labels)["association"][0]
-    np.testing.assert_allclose(np.diag(s[:3]), [1 - 1 / (k - 1) for k in SIZES], atol=0.02)
+    # Known answer: S_jj = 1 - 1/(k-1) up to sampling noise: the standard error of a
+    # correlation from P pairs is at most 1/sqrt(P), so allow 3 of them.
+    result = omes_arrays(codes, labels)
+    tolerance = 3 / np.sqrt(result["n_pairs"][0].min())
+    expected = [1 - 1 / (k - 1) for k in SIZES]
+    np.testing.assert_allclose(np.diag(result["association"][0][:3]), expected, atol=tolerance)
 
 
 def test_rotation_scores_far_lower(ground_truth):
@@ -123,15 +126,17 @@ def test_permuting_and_rescaling_dimensions_changes_nothing(ground_truth):
 def test_pure_noise_scores_the_chance_level():
     # Noise changes every dimension across every pair: S is all ones, so each dimension
     # "encodes" every FoV: OS = 1/n, MES = 1/m, OMES(alpha) = alpha/n + (1-alpha)/m,
-    # which tends to 0 as FoVs and dimensions grow (0.1 at 10 FoVs and 10 dims).
+    # which tends to 0 as FoVs and dimensions grow (0.1 at 10 FoVs and 10 dims). Sampled
+    # correlations of independent codes are not exactly 0 (|corr| ~ 0.8/sqrt(pairs) ~ 0.02),
+    # and max pooling picks the largest, hence the tolerance.
     labels = grid_labels(SIZES, 20_000)
     codes = np.random.default_rng(5).normal(size=(20_000, 10)).astype(np.float32)
     report = omes(codes, labels)
     n, m = len(SIZES), 10
     for alpha in ("0.0", "0.5", "1.0"):
         expected = float(alpha) / n + (1 - float(alpha)) / m
-        assert abs(report["max"][alpha] - expected) < 0.01
-        assert abs(report["avg"][alpha] - expected) < 0.01
+        assert abs(report["max"][alpha] - expected) < 0.03
+        assert abs(report["avg"][alpha] - expected) < 0.03
 
 
 def test_model_axis_equals_separate_calls(ground_truth):
