@@ -1,0 +1,1 @@
+"""TFDS dataset `coil20` (builder in coil20_dataset_builder.py)."""
