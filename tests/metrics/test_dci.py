@@ -1,0 +1,124 @@
+"""DCI: hand-made importance matrices with closed forms, and GBTs on ground-truth codes."""
+
+import numpy as np
+import pytest
+import scipy.stats
+from sklearn.ensemble import GradientBoostingClassifier
+
+from drl_jax.metrics import dci
+
+SIZES = (2, 3, 4)  # small FoVs: 800 trees per fit keep each fit at about a second
+N_TRAIN, N_TEST = 500, 300
+
+
+def split(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    factors = np.stack([rng.integers(0, s, N_TRAIN + N_TEST) for s in SIZES], axis=1)
+    return factors[:N_TRAIN], factors[N_TRAIN:]
+
+
+def scores(importance):
+    result = dci.scores_from_importance(np.asarray(importance, float))
+    return result["dci_disentanglement"], result["dci_completeness"]
+
+
+def test_scores_from_hand_made_importance():
+    diagonal = np.diag(np.full(5, 5.0))
+    np.testing.assert_allclose(scores(diagonal), (1.0, 1.0), atol=1e-9)
+    np.testing.assert_allclose(scores([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]), (1.0, 1.0), atol=1e-9)
+    np.testing.assert_allclose(scores(np.ones((4, 3))), (0.0, 0.0), atol=1e-12)
+    np.testing.assert_allclose(scores(np.zeros((10, 10))), (0.0, 0.0), atol=1e-7)
+    # Two codes per FoV (10 codes): each FoV's importance is split 1:1 among 10 codes.
+    np.testing.assert_allclose(
+        scores(np.vstack([diagonal, diagonal])), (1.0, 1.0 - np.log(2) / np.log(10)), atol=1e-9
+    )
+    # One code for two FoVs (10 FoVs): each code's importance is split 1:1 among 10 FoVs.
+    np.testing.assert_allclose(
+        scores(np.hstack([diagonal, diagonal])), (1.0 - np.log(2) / np.log(10), 1.0), atol=1e-9
+    )
+    # Missed FoVs (2 codes, 5 FoVs; 3 FoVs have no code): D and C only see importance.
+    np.testing.assert_allclose(scores(diagonal[:2]), (1.0, 1.0), atol=1e-9)
+
+
+def test_scores_match_scipy_on_a_random_matrix():
+    importance = np.random.default_rng(0).uniform(size=(7, 4))
+    per_code = 1.0 - scipy.stats.entropy(importance.T + 1e-11, base=4)
+    per_fov = 1.0 - scipy.stats.entropy(importance + 1e-11, base=7)
+    expected_d = np.sum(per_code * importance.sum(axis=1) / importance.sum())
+    expected_c = np.sum(per_fov * importance.sum(axis=0) / importance.sum())
+    np.testing.assert_allclose(scores(importance), (expected_d, expected_c), rtol=1e-12)
+
+
+def test_dci_matches_direct_sklearn_computation():
+    factors_train, factors_test = (f[:, :2] for f in split(1))  # FoVs of 2 and 3 classes
+    rng = np.random.default_rng(2)
+    mixing = rng.normal(size=(2, 3))
+    codes_train = factors_train @ mixing + 0.5 * rng.normal(size=(N_TRAIN, 3))
+    codes_test = factors_test @ mixing + 0.5 * rng.normal(size=(N_TEST, 3))
+    models = [
+        GradientBoostingClassifier(random_state=3).fit(codes_train, f) for f in factors_train.T
+    ]
+    importance = np.stack([m.feature_importances_ for m in models], axis=1)
+    accuracy = [
+        np.mean(m.predict(codes_test) == f) for m, f in zip(models, factors_test.T, strict=True)
+    ]
+    result = dci.dci(codes_train, factors_train, codes_test, factors_test, seed=3, n_jobs=1)
+    np.testing.assert_allclose(result["dci_importance"], importance, rtol=1e-12)
+    np.testing.assert_allclose(result["dci_informativeness_test_per_fov"], accuracy)
+    np.testing.assert_allclose(
+        (result["dci_disentanglement"], result["dci_completeness"]), scores(importance)
+    )
+
+
+def test_ground_truth_codes():
+    factors_train, factors_test = split(4)
+    rng = np.random.default_rng(5)
+
+    def run(codes_of):
+        return dci.dci(
+            codes_of(factors_train), factors_train, codes_of(factors_test), factors_test, n_jobs=1
+        )
+
+    identity = run(lambda f: f + 0.05 * rng.normal(size=f.shape))
+    assert identity["dci_disentanglement"] >= 0.95
+    assert identity["dci_completeness"] >= 0.95
+    assert identity["dci_informativeness_test"] == 1.0
+
+    # Per-sample permutation of FoV values over the dims: importance spread evenly.
+    shuffled = run(lambda f: np.array([rng.permutation(row) for row in f], dtype=float))
+    assert shuffled["dci_disentanglement"] <= 0.2
+    assert shuffled["dci_completeness"] <= 0.2
+
+    # Duplicated codes [x, x], d = 2F = 6: each code still serves one FoV (D ~ 1), and
+    # each FoV's importance is split between its two copies, at random tie-breaks
+    # p : 1 - p. With p = 1/2 completeness is 1 - ln 2 / ln 6 = 0.6131; a split in
+    # [0.25, 0.75] raises it by at most (ln 2 - H(0.25)) / ln 6 = 0.073.
+    duplicated = run(lambda f: np.hstack([f, f]).astype(float))
+    assert duplicated["dci_disentanglement"] >= 0.99
+    target = 1.0 - np.log(2) / np.log(2 * len(SIZES))
+    assert target - 1e-6 <= duplicated["dci_completeness"] <= target + 0.073
+
+
+def test_parallel_fit_is_deterministic_and_reusable():
+    factors_train, factors_test = split(6)
+    codes_train, codes_test = factors_train + 0.0, factors_test + 0.0
+    gbts = dci.fit_gbts(codes_train, factors_train, seed=7, n_jobs=2)
+    reused = dci.dci(codes_train, factors_train, codes_test, factors_test, gbts=gbts)
+    fresh = dci.dci(codes_train, factors_train, codes_test, factors_test, seed=7, n_jobs=1)
+    assert reused == fresh
+    with pytest.raises(ValueError, match="3 classifiers fitted on 3 dimensions"):
+        dci.dci(codes_train, factors_train, codes_test, factors_test, gbts=gbts[:2])
+
+
+def test_rejects_bad_inputs():
+    factors_train, factors_test = split()
+    with pytest.raises(ValueError, match=r"codes_train \(500, 3\).*codes_test \(300, 2\)"):
+        dci.dci(factors_train + 0.0, factors_train, factors_test[:, :2] + 0.0, factors_test)
+    with pytest.raises(ValueError, match=r"d, F >= 2.*\(500, 1\)"):
+        dci.dci(factors_train[:, :1] + 0.0, factors_train, factors_test[:, :1] + 0.0, factors_test)
+    with pytest.raises(ValueError, match=r"\(499, 3\).*\(500, 3\)"):
+        dci.fit_gbts(np.zeros((499, 3)), factors_train)
+    with pytest.raises(ValueError, match=r"d, F >= 2.*\(4, 1\)"):
+        dci.scores_from_importance(np.ones((4, 1)))
+    with pytest.raises(ValueError, match="non-negative"):
+        dci.scores_from_importance(-np.eye(3))
