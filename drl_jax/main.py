@@ -14,7 +14,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from drl_jax import distributed
+from drl_jax import runtime
 from drl_jax.errors import UsageError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -27,10 +27,15 @@ _CONFIG = config_flags.DEFINE_config_file(
 
 def _jobs():
     # Imported on dispatch so `--help` and config errors stay fast.
-    from drl_jax import omes_job
+    from drl_jax import evaluate, omes_job, report, transfer
+    from drl_jax.train import loop
 
     return {
         "omes": omes_job.run,
+        "train": loop.run,
+        "evaluate": evaluate.run,
+        "transfer": transfer.run,
+        "report": report.run,
     }
 
 
@@ -104,7 +109,7 @@ def main(argv: list[str]) -> None:
     if config.job not in jobs:
         fail(f"unknown job {config.job!r}; valid jobs: {', '.join(jobs)}.")
     try:
-        distributed.initialize()
+        runtime.initialize()
         jobs[config.job](config)
     except UsageError as error:
         fail(str(error))

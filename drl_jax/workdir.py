@@ -24,7 +24,7 @@ def write_atomic(path: str | epath.PathLike, data: bytes | str) -> None:
         temporary.write_text(data)
     else:
         temporary.write_bytes(data)
-    temporary.rename(path)
+    temporary.replace(path)
 
 
 def write_json(path: str | epath.PathLike, value: Any) -> None:

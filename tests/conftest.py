@@ -5,6 +5,12 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+# One on-disk XLA cache for the session and its subprocesses: identical programs (the
+# train step of several tests) compile once. Set before anything imports jax.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / "xla"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -20,3 +26,13 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real sample data folder {path} is absent (set DRL_JAX_SHARED_DATA)")
     return path
+
+
+def load_config(name: str, arg: str | None = None):
+    """configs/<name>.py's get_config(arg), as the CLI builds it (unlocked for tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"config_{name}", ROOT / "configs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg)

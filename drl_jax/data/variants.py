@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from drl_jax.data.factors import FactorSpace
-from drl_jax.data.ground_truth import GridData
+from drl_jax.data.ground_truth import GridData, LabelledData
 
 # Color-dSprites' 7 sprite colors: white, then seaborn.husl_palette(6, h=0.1, s=0.7, l=0.7),
 # the palette of the reference implementation. RGB in [0, 1].
@@ -194,7 +194,7 @@ def to_gray(images: jax.Array) -> jax.Array:
     return jnp.einsum("bhwc,c->bhw", images, jnp.asarray(_LUMA))[..., None]
 
 
-def to_channels(data: GridData, channels: int) -> GridData:
+def to_channels(data: GridData | LabelledData, channels: int) -> GridData | LabelledData:
     """Converts images to `channels` (1 or 3): gray is repeated to RGB, RGB becomes luminance.
 
     This is the documented conversion when a model trained on one channel count is
@@ -204,6 +204,14 @@ def to_channels(data: GridData, channels: int) -> GridData:
         raise ValueError(f"channels must be 1 or 3, got {channels}.")
     if channels == data.channels:
         return data
+    if isinstance(data, LabelledData):
+        images = data.images
+        if channels == 3:
+            converted = jnp.repeat(images, 3, axis=-1)
+        else:
+            gray = to_gray(images.astype(jnp.float32))
+            converted = jnp.clip(jnp.round(gray), 0, 255).astype(jnp.uint8)
+        return dataclasses.replace(data, images=converted, name=f"{data.name}_{channels}ch")
     base = data.render
 
     def render(arrays, factors, key):

@@ -1,4 +1,10 @@
-"""Joining a multi-host run: JAX's own multi-controller runtime, set up from the environment.
+"""Process setup before any job: the XLA compilation cache and multi-host initialisation.
+
+Compiled programs are cached on disk (JAX's persistent compilation cache) in
+$JAX_COMPILATION_CACHE_DIR, else ~/.cache/drl_jax/xla, so a rerun or a resumed run
+starts in seconds instead of recompiling (about 40 s for a train step on CPU).
+
+Multi-host runs use JAX's own multi-controller runtime, set up from the environment:
 
 * Explicit: DRL_JAX_COORDINATOR=host:port, DRL_JAX_NUM_PROCESSES=n, DRL_JAX_PROCESS_ID=i
   (optional DRL_JAX_LOCAL_DEVICE_IDS=0,1,...).
@@ -10,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import jax
 
@@ -26,6 +33,14 @@ def cluster_kind() -> str | None:
 
 
 def initialize() -> None:
+    """Enables the compilation cache and joins a multi-host run when there is one."""
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(Path.home() / ".cache/drl_jax/xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    _join_cluster()
+
+
+def _join_cluster() -> None:
     """Calls jax.distributed.initialize() when this process is part of a multi-host run."""
     kind = cluster_kind()
     if kind is None or jax.distributed.is_initialized():

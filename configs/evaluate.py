@@ -1,0 +1,41 @@
+"""Evaluate any number of checkpoints on a ground-truth dataset (SPEC section 2).
+
+  python -m drl_jax.main --config=configs/evaluate.py[:preset] \
+      --config.checkpoints='WORKDIR/source/*/*' --config.data.name=procedural_noisy_dsprites \
+      --config.workdir=OUT
+
+Writes OUT/<source>/<model_id>/{representations.npz, classes.csv, metrics.json} and
+OUT/results.{json,csv}; finished models are skipped on rerun.
+Presets:
+  (none)  SPEC defaults: 15,000 samples (10,000 train / 5,000 test), every metric.
+  quick   a laptop CPU: 3,000 samples (2,000 / 1,000), 1,000 intervention points for
+          BetaVAE/FactorVAE, 1,000 OMES pairs per FoV.
+"""
+
+import ml_collections
+
+from drl_jax import config_fragments as fragments
+from drl_jax.presets import apply_preset
+
+QUICK = {
+    "eval.num_samples": 3_000,
+    "eval.num_train": 2_000,
+    "eval.omes_pairs_per_fov": 1_000,
+    "eval.beta_vae_train": 1_000,
+    "eval.beta_vae_eval": 500,
+    "eval.factor_vae_train": 1_000,
+    "eval.factor_vae_eval": 500,
+    "eval.factor_vae_variance": 2_000,
+}
+PRESETS = {"quick": QUICK}
+
+
+def get_config(arg=None):
+    config = ml_collections.ConfigDict()
+    config.job = "evaluate"
+    config.workdir = ""
+    config.checkpoints = ""  # glob of model folders, e.g. 'WORKDIR/source/*/*'
+    config.checkpoint = "last"  # which checkpoint of each model: 'last' or 'best'
+    config.data = fragments.data("procedural_dsprites")
+    config.eval = fragments.evaluation()
+    return apply_preset(config, arg, PRESETS)

@@ -1,0 +1,74 @@
+"""What a training run leaves for people to read: JSONL rows, TensorBoard scalars, PNG grids.
+
+One `MetricWriter` per model folder; only process 0 of a multi-host run writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+from etils import epath
+from PIL import Image
+
+from drl_jax.workdir import write_atomic
+
+
+class MetricWriter:
+    """Appends one JSON row per log step to train_log.jsonl and mirrors scalars to TensorBoard."""
+
+    def __init__(self, model_dir: epath.PathLike):
+        self.dir = epath.Path(model_dir)
+        self.enabled = jax.process_index() == 0
+        self._tensorboard = None
+
+    def write(self, step: int, scalars: Mapping[str, float], vectors: Mapping[str, list]) -> None:
+        """scalars: name -> float; vectors: name -> list (e.g. KL per latent dimension)."""
+        if not self.enabled:
+            return
+        row = {"step": step, **scalars, **vectors}
+        with (self.dir / "train_log.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self._tensorboard is None:
+            from tensorboardX import SummaryWriter
+
+            self._tensorboard = SummaryWriter(str(self.dir / "tensorboard"))
+        for name, value in scalars.items():
+            self._tensorboard.add_scalar(name, value, step)
+        for name, values in vectors.items():
+            for i, value in enumerate(values):
+                self._tensorboard.add_scalar(f"{name}/{i}", value, step)
+        self._tensorboard.flush()
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def read_log(model_dir: epath.PathLike) -> list[dict]:
+    """The rows of a model folder's train_log.jsonl (empty if none)."""
+    path = epath.Path(model_dir) / "train_log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_grid(images: np.ndarray, path: epath.PathLike, gap: int = 2) -> None:
+    """Writes images float [R, K, H, W, C] in [0, 1] as one R x K PNG with white gaps."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    rows, cols, height, width, channels = images.shape
+    canvas = np.ones(
+        (rows * (height + gap) - gap, cols * (width + gap) - gap, channels), np.float32
+    )
+    for r in range(rows):
+        for c in range(cols):
+            y, x = r * (height + gap), c * (width + gap)
+            canvas[y : y + height, x : x + width] = images[r, c]
+    pixels = (canvas * 255).round().astype(np.uint8)
+    image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())
