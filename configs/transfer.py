@@ -31,6 +31,7 @@ from drl_jax import config_fragments as fragments
 from drl_jax.presets import apply_preset
 
 QUICK = {
+    "sweep.seeds": (0,),
     "sweep.hparam_values": (1.0, 2.0),
     "train.steps": 2_500,
     "train.steps_per_call": 50,
@@ -52,6 +53,10 @@ QUICK = {
 }
 TINY = {
     **QUICK,
+    "model.architecture": "dlib",
+    "train.batch_size": 16,
+    "train.learning_rate": 1e-3,
+    "finetune.batch_size": 16,
     "train.steps": 20,
     "train.steps_per_call": 10,
     "train.log_steps": 10,
@@ -67,6 +72,8 @@ TINY = {
     "eval.num_train": 400,
     "eval.chunk_size": 200,
     "eval.omes_pairs_per_fov": 200,
+    "eval.gbt_backend": "lightgbm",
+    "eval.mlp_backend": "jax",
 }
 
 

@@ -91,7 +91,8 @@ def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
             "max_pairs_per_fov": 100_000,  # cap on mined pairs per FoV
             "pruning": "per_fov",  # pruned downstream: 'per_fov' (paper) or 'union' (reference)
             "classifiers": ("gbt", "mlp"),
-            "gbt_backend": "exact",  # 'exact' (sklearn GBT) or 'hist' (faster, see README)
+            "gbt_backend": "exact",  # 'exact' (sklearn), 'hist' or 'lightgbm' (faster, README)
+            "mlp_backend": "sklearn",  # or 'jax': all nets in one jitted program (accelerators)
             "n_jobs": -1,  # sklearn workers (-1: all cores)
             "beta_vae_train": 10_000,
             "beta_vae_eval": 5_000,

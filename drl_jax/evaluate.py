@@ -167,6 +167,7 @@ def _suite_options(settings: ml_collections.ConfigDict) -> dict[str, Any]:
         "pruning",
         "classifiers",
         "gbt_backend",
+        "mlp_backend",
         "beta_vae_train",
         "beta_vae_eval",
         "factor_vae_train",

@@ -22,7 +22,7 @@ def apply_preset(
     presets: Mapping[str, Mapping[str, Any]],
 ) -> ml_collections.ConfigDict:
     """Applies the preset and `key=value` overrides named by `arg` to `config`."""
-    for item in filter(None, (arg or "").split(",")):
+    for item in filter(None, _split_items(arg or "")):
         if "=" in item:
             key, value = item.split("=", 1)
             set_dotted(config, key.strip(), _parse_like(get_dotted(config, key.strip()), value))
@@ -35,6 +35,19 @@ def apply_preset(
                 "(or key=value overrides)."
             )
     return config
+
+
+def _split_items(arg: str) -> list[str]:
+    """Splits on commas outside brackets: 'quick,sweep.seeds=(0, 1)' -> 2 items."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(arg):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            items.append(arg[start:i].strip())
+            start = i + 1
+    items.append(arg[start:].strip())
+    return items
 
 
 def get_dotted(config: ml_collections.ConfigDict, key: str) -> Any:

@@ -200,7 +200,11 @@ def run(config: ml_collections.ConfigDict):
         description="after",
     )
 
-    print(f"[5/5] report: {pair_dir / 'results'}")
+    results = pair_dir / "results"
+    if _report_is_current(pair_dir, tuned_dirs):
+        print(f"[5/5] report: up to date in {results}")
+        return (results / "transfer_table.md").read_text()
+    print(f"[5/5] report: {results}")
     _image_figures(
         cards[0], target, source_dirs[0], tuned_dirs[0], pair_dir / "results" / "figures"
     )
@@ -208,6 +212,15 @@ def run(config: ml_collections.ConfigDict):
     print(table)
     print(f"Tables and figures: {pair_dir / 'results' / 'README.md'}")
     return table
+
+
+def _report_is_current(pair_dir: epath.Path, tuned_dirs) -> bool:
+    """True when results/README.md is newer than every model's after/metrics.json."""
+    readme = pair_dir / "results" / "README.md"
+    if not readme.exists():
+        return False
+    newest = max((d / "after" / "metrics.json").stat().mtime for d in tuned_dirs)
+    return readme.stat().mtime >= newest
 
 
 def _image_figures(card, target, source_dir, tuned_dir, folder: epath.Path) -> None:

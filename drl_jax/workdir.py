@@ -36,5 +36,8 @@ def read_json(path: str | epath.PathLike) -> Any:
 
 
 def save_config(workdir: str | epath.PathLike, config: ml_collections.ConfigDict) -> None:
-    """Writes the resolved config as WORKDIR/config.json."""
-    write_json(epath.Path(workdir) / "config.json", config.to_dict())
+    """Writes the resolved config as WORKDIR/config.json (untouched when unchanged)."""
+    path = epath.Path(workdir) / "config.json"
+    text = json.dumps(config.to_dict(), indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        write_atomic(path, text)

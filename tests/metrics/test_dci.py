@@ -99,6 +99,50 @@ def test_ground_truth_codes():
     assert target - 1e-6 <= duplicated["dci_completeness"] <= target + 0.073
 
 
+def test_lightgbm_backend_on_ground_truth_codes():
+    factors_train, factors_test = split(4)
+    rng = np.random.default_rng(5)
+    noise = 0.05 * rng.normal(size=(N_TRAIN + N_TEST, len(SIZES)))
+    codes_train, codes_test = factors_train + noise[:N_TRAIN], factors_test + noise[N_TRAIN:]
+    data = (codes_train, factors_train, codes_test, factors_test)
+    exact = dci.dci(*data, n_jobs=1)
+    fast = dci.dci(*data, backend="lightgbm", n_jobs=1)
+    # Both put nearly all importance on each FoV's own code. LightGBM's 255-bin
+    # thresholds separate the training classes at a bin edge next to a class rather
+    # than mid-gap, then later trees fix the odd sample with splits on the other codes:
+    # about 0.5% of a FoV's gain lands off the diagonal, and since -p ln p is steep near
+    # 0 that costs 0.01 to 0.035 of D and C (seeds 0-3 of this set-up; exact: 1.0).
+    assert exact["dci_disentanglement"] >= 0.99
+    assert abs(fast["dci_disentanglement"] - exact["dci_disentanglement"]) <= 0.05
+    assert abs(fast["dci_completeness"] - exact["dci_completeness"]) <= 0.05
+    assert fast["dci_disentanglement"] >= 0.95 and fast["dci_completeness"] >= 0.95
+    # The bin-edge thresholds cost a test sample or two per FoV (300 test samples).
+    assert fast["dci_informativeness_test"] >= 0.98
+    importance = np.asarray(fast["dci_importance"])
+    np.testing.assert_allclose(importance.sum(axis=0), 1.0, rtol=1e-12)
+    assert np.all(np.argmax(importance, axis=0) == np.arange(len(SIZES)))
+
+    # Duplicated codes [x, x]: LightGBM breaks the tie between two equal features by
+    # index, always, so each FoV's importance sits on its first copy and completeness
+    # is 1 (the exact GBT's random tie-breaks give about 1 - ln 2 / ln 6, see above).
+    duplicated = np.hstack([factors_train, factors_train]).astype(float)
+    duplicated_test = np.hstack([factors_test, factors_test]).astype(float)
+    copies = dci.dci(duplicated, factors_train, duplicated_test, factors_test, backend="lightgbm")
+    assert copies["dci_disentanglement"] >= 0.99 and copies["dci_completeness"] >= 0.99
+
+
+def test_lightgbm_fit_is_deterministic():
+    factors_train, factors_test = split(6)
+    rng = np.random.default_rng(7)
+    codes_train = factors_train + 0.5 * rng.normal(size=factors_train.shape)  # not separable
+    one = dci.fit_gbts(codes_train, factors_train, backend="lightgbm", seed=3, n_jobs=1)
+    two = dci.fit_gbts(codes_train, factors_train, backend="lightgbm", seed=3, n_jobs=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a.feature_importances_, b.feature_importances_)
+        np.testing.assert_array_equal(a.predict_proba(codes_train), b.predict_proba(codes_train))
+    assert 0.5 < np.mean(one[2].predict(codes_train) == factors_train[:, 2]) < 1.0
+
+
 def test_parallel_fit_is_deterministic_and_reusable():
     factors_train, factors_test = split(6)
     codes_train, codes_test = factors_train + 0.0, factors_test + 0.0
@@ -118,6 +162,8 @@ def test_rejects_bad_inputs():
         dci.dci(factors_train[:, :1] + 0.0, factors_train, factors_test[:, :1] + 0.0, factors_test)
     with pytest.raises(ValueError, match=r"\(499, 3\).*\(500, 3\)"):
         dci.fit_gbts(np.zeros((499, 3)), factors_train)
+    with pytest.raises(ValueError, match=r"backend must be one of \('exact', 'lightgbm'\)"):
+        dci.fit_gbts(factors_train + 0.0, factors_train, backend="hist")
     with pytest.raises(ValueError, match=r"d, F >= 2.*\(4, 1\)"):
         dci.scores_from_importance(np.ones((4, 1)))
     with pytest.raises(ValueError, match="non-negative"):

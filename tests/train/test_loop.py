@@ -19,10 +19,12 @@ from drl_jax.errors import UsageError
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import loop
 
-# A tiny but real run: the dlib architecture (no BatchNorm), batch 16, 10 steps per call.
+# A tiny but real run of 2 models (beta 1 and 2) as one program: the dlib architecture,
+# batch 16, 10 steps per call, as configs/transfer.py:tiny (one compiled train step).
 TINY = (
     "train.batch_size=16,train.steps_per_call=10,train.log_steps=20,train.ckpt_steps=20,"
-    "train.image_steps=40,method.hparams.warmup_steps=20.0,model.architecture=dlib"
+    "train.image_steps=40,method.hparams.warmup_steps=10.0,model.architecture=dlib,"
+    "sweep.hparam_values=(1.0, 2.0)"
 )
 
 
@@ -105,12 +107,12 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
         "nan", good.space, 1, lambda f: jnp.full((f.shape[0], 64, 64, 1), jnp.nan)
     )
     cards = loop.model_cards(config, "procedural_dsprites", 1)
-    model_dir = tmp_path / "source" / "procedural_dsprites" / cards[0].model_id
+    model_dirs = [tmp_path / "source" / "procedural_dsprites" / card.model_id for card in cards]
     method = loop.check_sweep(config)
     schedule = loop.schedule_from_config(config.train, 40, 1, 20)
     with pytest.raises(loop.TrainingDiverged, match=r"at step 21 \(in steps 21-30\).*step 20"):
-        loop.train(poisoned, cards, [model_dir], method, 1e-4, 1.0, schedule)
-    assert params_of(model_dir)[1] == 20
+        loop.train(poisoned, cards, model_dirs, method, 1e-3, 1.0, schedule)
+    assert params_of(model_dirs[0])[1] == params_of(model_dirs[1])[1] == 20
 
 
 def test_steps_must_be_multiples_of_steps_per_call(tmp_path):

@@ -1,0 +1,25 @@
+"""Config presets: names, typed key=value overrides, clear errors."""
+
+import pytest
+from conftest import load_config
+
+
+def test_preset_and_overrides_with_commas_inside_brackets():
+    config = load_config("train_source", "quick,sweep.seeds=(0, 1, 2),train.learning_rate=0.5")
+    assert config.train.steps == 3_000  # from the preset
+    assert config.sweep.seeds == (0, 1, 2)
+    assert config.train.learning_rate == 0.5 and isinstance(config.train.learning_rate, float)
+
+
+def test_int_fields_stay_int_and_bools_parse():
+    config = load_config("transfer", "tiny,train.steps=30,eval.n_jobs=2")
+    assert config.train.steps == 30 and isinstance(config.train.steps, int)
+    config = load_config("omes", "overwrite=True")
+    assert config.overwrite is True
+
+
+def test_unknown_preset_and_key_are_named():
+    with pytest.raises(ValueError, match="Unknown preset 'fast'; valid presets: quick, sweep"):
+        load_config("train_source", "fast")
+    with pytest.raises(KeyError, match="train.stepz"):
+        load_config("train_source", "train.stepz=3")
