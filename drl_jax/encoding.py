@@ -45,6 +45,12 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, key: jax.Array) 
     return jax.vmap(one)(variables, jax.random.split(key, num_models))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def encode_means(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
+    """Encoder means float32 [M, B, d] of images [B, 64, 64, C] under M stacked models."""
+    return jax.vmap(lambda v: vae.apply(v, images, False, method="encode")[0])(variables)
+
+
 @functools.partial(jax.jit, static_argnums=2)
 def _sample(data: GroundTruthData, key: jax.Array, batch: int):
     return data.sample(key, batch)
@@ -94,8 +100,7 @@ def encode_interventions(
             part_key = jax.random.fold_in(jax.random.fold_in(key, member), start)
             rows = flat[start : start + chunk]
             images = _observe(data, jnp.pad(rows, ((0, chunk - len(rows)), (0, 0))), part_key)
-            means = encode_images(vae, variables, images, part_key)["mean"][:, : len(rows)]
-            parts.append(np.asarray(means))
+            parts.append(np.asarray(encode_means(vae, variables, images))[:, : len(rows)])
         merged = np.concatenate(parts, axis=1)
         codes.append(merged.reshape(merged.shape[0], num_factors, per_fov, -1))
     return codes[0], codes[1], np.asarray(valid)

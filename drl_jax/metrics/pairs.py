@@ -15,6 +15,8 @@ Shapes: N samples, F FoVs, P pairs.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -118,6 +120,7 @@ def pad_pairs(mined: list[np.ndarray], multiple: int = 256) -> tuple[np.ndarray,
     return index, mask
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2))
 def intervention_pairs(
     space: FactorSpace, key: jax.Array, num_pairs: int
 ) -> tuple[jax.Array, jax.Array, jax.Array]:

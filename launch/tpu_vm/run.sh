@@ -7,7 +7,7 @@
 #
 #   launch/tpu_vm/run.sh --name drl-pod --zone us-central2-b --type v4-32 \
 #       --config configs/transfer.py --workdir gs://my-bucket/drl/transfer \
-#       -- --config.seed=3 '--config.note=run with spaces'
+#       -- --config.train.steps=200000 '--config.sweep.seeds=(0, 1)'
 #
 # Every worker runs the same command (`gcloud ... ssh --worker=all`):
 #   cd ~/drl_jax && . ~/drl_jax_venv/bin/activate && ... &&
@@ -43,7 +43,7 @@ Run `python -m drl_jax.main --config=CONFIG OVERRIDES...` on all workers at once
                      count shown, and checked against a gs:// workdir
   --workers N        number of workers (hosts), instead of / overriding --type
   --config CONFIG    config file and preset, relative to the repo, e.g.
-                     configs/transfer.py or configs/train.py:quick
+                     configs/transfer.py or configs/train_source.py:quick
   --workdir DIR      adds --config.workdir=DIR; on a pod it must be gs://...
                      (every host reads and writes the same checkpoints)
   --project PROJECT  Google Cloud project (default: gcloud's configured one)
@@ -53,7 +53,7 @@ Run `python -m drl_jax.main --config=CONFIG OVERRIDES...` on all workers at once
                      run survives a closed laptop; follow it with logs.sh
   --dry-run          print every command (and each worker's) instead of running
   -h, --help         show this help
-  -- OVERRIDES...    passed verbatim to drl_jax.main, e.g. -- --config.seed=3
+  -- OVERRIDES...    passed verbatim to drl_jax.main, e.g. -- --config.train.steps=200000
                      (bare --config.* arguments before -- are overrides too)
 EOF
 }
