@@ -10,10 +10,11 @@ Presets:
            (10 seeds x beta {1, 2}, 400k steps) -> procedural_noisy_color_dsprites
            (50k fine-tuning steps), full metric suite on 15,000 target samples.
            Hours on an accelerator; see README for measured times.
-  quick    about 10 minutes on 2 CPU cores: 2 models (beta 1 and 2), 2,500 source and
-           500 fine-tuning steps, 3,000 evaluation samples: the source models are
-           clearly disentangled (OMES well above an untrained encoder's) and the table
-           shows the transfer's effect per FoV.
+  quick    about 10 minutes on 2 CPU cores: 2 models (beta 1 and 2) of the
+           disentanglement_lib architecture, 1,500 source steps (batch 16, lr 1e-3) and
+           300 fine-tuning steps, 3,000 evaluation samples, LightGBM trees: the source
+           models are clearly disentangled (OMES well above an untrained encoder's) and
+           the table shows the transfer's effect per FoV (README shows a run).
   tiny     seconds of training, for tests: every stage and artefact, no meaning.
   Real datasets (prepare them first, README "Real datasets"), the paper's transfers:
   dsprites_to_noisy_dsprites, color_dsprites_to_noisy_color_dsprites,
@@ -31,32 +32,32 @@ from drl_jax import config_fragments as fragments
 from drl_jax.presets import apply_preset
 
 QUICK = {
+    "model.architecture": "dlib",
     "sweep.seeds": (0,),
     "sweep.hparam_values": (1.0, 2.0),
-    "train.steps": 2_500,
+    "train.batch_size": 16,
+    "train.learning_rate": 1e-3,
+    "train.steps": 1_500,
     "train.steps_per_call": 50,
     "train.log_steps": 250,
     "train.ckpt_steps": 500,
-    "train.image_steps": 2_500,
+    "train.image_steps": 1_500,
     "method.hparams.warmup_steps": 500.0,
-    "finetune.steps": 500,
+    "finetune.batch_size": 16,
+    "finetune.learning_rate": 1e-3,
+    "finetune.steps": 300,
     "finetune.steps_per_call": 50,
     "finetune.log_steps": 100,
-    "finetune.ckpt_steps": 250,
-    "finetune.image_steps": 500,
+    "finetune.ckpt_steps": 150,
+    "finetune.image_steps": 300,
     "eval.num_samples": 3_000,
     "eval.num_train": 2_000,
     "eval.omes_pairs_per_fov": 1_000,
     "eval.metrics": ("omes", "mig", "dci", "sap", "modularity", "downstream", "elbo"),
-    "eval.classifiers": ("gbt",),
-    "eval.gbt_backend": "hist",
+    "eval.gbt_backend": "lightgbm",
 }
 TINY = {
     **QUICK,
-    "model.architecture": "dlib",
-    "train.batch_size": 16,
-    "train.learning_rate": 1e-3,
-    "finetune.batch_size": 16,
     "train.steps": 20,
     "train.steps_per_call": 10,
     "train.log_steps": 10,
@@ -72,7 +73,7 @@ TINY = {
     "eval.num_train": 400,
     "eval.chunk_size": 200,
     "eval.omes_pairs_per_fov": 200,
-    "eval.gbt_backend": "lightgbm",
+    "eval.classifiers": ("gbt",),
     "eval.mlp_backend": "jax",
 }
 

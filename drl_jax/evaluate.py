@@ -85,6 +85,12 @@ def evaluate_models(
     """
     suite.check_names(settings.metrics)
     mine = [i for i in range(len(model_dirs)) if i % jax.process_count() == jax.process_index()]
+    if jax.process_count() > 1:
+        print(
+            f"process {jax.process_index()} of {jax.process_count()} evaluates models "
+            f"{mine} of {len(model_dirs)}",
+            flush=True,
+        )
     todo = [i for i in mine if not (epath.Path(out_dirs[i]) / "metrics.json").exists()]
     cards = {i: ckpt.read_card(model_dirs[i]) for i in todo}
     groups = defaultdict(list)

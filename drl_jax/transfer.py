@@ -109,7 +109,7 @@ def _source_states(cards, source_dirs, keep: int):
 
 
 def run(config: ml_collections.ConfigDict):
-    """The `transfer` job; returns the report's tables."""
+    """The `transfer` job; returns the report's tables (process 0; None on the others)."""
     if not config.workdir:
         raise UsageError("No output folder: pass --config.workdir=DIR.")
     source_method = loop.check_sweep(config)
@@ -201,6 +201,8 @@ def run(config: ml_collections.ConfigDict):
     )
 
     results = pair_dir / "results"
+    if jax.process_index() != 0:  # One host writes the report.
+        return None
     if _report_is_current(pair_dir, tuned_dirs):
         print(f"[5/5] report: up to date in {results}")
         return (results / "transfer_table.md").read_text()

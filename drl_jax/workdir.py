@@ -11,6 +11,7 @@ import json
 import uuid
 from typing import Any
 
+import jax
 import ml_collections
 from etils import epath
 
@@ -36,7 +37,9 @@ def read_json(path: str | epath.PathLike) -> Any:
 
 
 def save_config(workdir: str | epath.PathLike, config: ml_collections.ConfigDict) -> None:
-    """Writes the resolved config as WORKDIR/config.json (untouched when unchanged)."""
+    """Writes the resolved config as WORKDIR/config.json (untouched when unchanged; process 0)."""
+    if jax.process_index() != 0:
+        return
     path = epath.Path(workdir) / "config.json"
     text = json.dumps(config.to_dict(), indent=2) + "\n"
     if not path.exists() or path.read_text() != text:

@@ -8,6 +8,14 @@ Each model's folder holds (DESIGN.md workdir layout):
 A sweep of M models trained as one program is saved as M such folders, so every
 model can be evaluated, fine-tuned or resumed on its own. Evaluation restores only
 the `model` item and needs no optimizer.
+
+Multi-host (the workdir is shared: a network file system or `gs://`): a sweep
+state's model axis may span processes. Training saves and restores collectively,
+orbax's multi-host protocol (every process takes part in each model's save, the
+primary process writes); each model's logs, images and card are written by the
+process that owns it (holds its replica 0, `owned_models`). Reading one model
+(`load_variables`) is private to the calling process, so hosts evaluate different
+models at once.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
@@ -26,6 +34,7 @@ from drl_jax.train.state import TrainState
 from drl_jax.workdir import read_json, write_json
 
 LAST, BEST = "checkpoints", "checkpoints_best"
+ITEMS = ("model", "train")  # params + batch_stats; everything else training needs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,18 +70,88 @@ def read_card(model_dir: epath.PathLike) -> ModelCard:
     return ModelCard(**read_json(path))
 
 
-def _manager(model_dir: epath.Path, which: str, keep: int) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(
+def _manager(
+    model_dir: epath.PathLike, which: str, keep: int, private: bool = False
+) -> ocp.CheckpointManager:
+    """A model folder's manager: collective over all processes, or private to this one."""
+    folder = epath.Path(model_dir).absolute() / which
+    options = dict(
         max_to_keep=keep,
         enable_async_checkpointing=True,
         best_fn=(lambda metrics: metrics["window_loss"]) if which == BEST else None,
         best_mode="min",
     )
-    return ocp.CheckpointManager(epath.Path(model_dir).absolute() / which, options=options)
+    # Many managers save at once: each needs its own barrier names across processes.
+    barriers = f"drl_jax.{folder.parent.parent.name}.{folder.parent.name}.{which}"
+    processes = ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=barriers)
+    if private:
+        process = jax.process_index()
+        processes = ocp.options.MultiprocessingOptions(
+            primary_host=process,
+            active_processes={process},
+            barrier_sync_key_prefix=f"{barriers}.process{process}",
+        )
+        options["create"] = False
+    handlers = {
+        item: ocp.StandardCheckpointHandler(multiprocessing_options=processes) for item in ITEMS
+    }
+    return ocp.CheckpointManager(
+        folder,
+        options=ocp.CheckpointManagerOptions(multiprocessing_options=processes, **options),
+        item_handlers=handlers,
+    )
+
+
+def owned_models(sharding: jax.sharding.Sharding, num_models: int) -> list[int]:
+    """Indices of the models whose replica 0 lives on this process's devices.
+
+    `sharding` is that of a sweep state's leaves ([M, ...], split over the model
+    axis); in a single process every model is owned.
+    """
+    probe = jax.make_array_from_callback(
+        (num_models,), sharding, lambda index: np.arange(num_models)[index]
+    )
+    owned = {
+        int(i) for shard in probe.addressable_shards if shard.replica_id == 0 for i in shard.data
+    }
+    return sorted(owned)
+
+
+def local_models(state: TrainState) -> dict[int, TrainState]:
+    """This process's owned models of a stacked state [M, ...], as host single-model states."""
+    rows: dict[int, list[np.ndarray]] = {}
+    leaves, treedef = jax.tree.flatten(state)
+    for leaf in leaves:
+        for shard in leaf.addressable_shards:
+            if shard.replica_id:
+                continue
+            start = shard.index[0].start or 0
+            for offset, row in enumerate(np.asarray(shard.data)):
+                rows.setdefault(start + offset, []).append(row)
+    return {m: jax.tree.unflatten(treedef, row) for m, row in sorted(rows.items())}
+
+
+def place(tree, sharding: jax.sharding.Sharding):
+    """A pytree of arrays (the same on every process) as global arrays with `sharding`."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree)
+
+
+def _model_slice(state: TrainState, m: jax.Array) -> TrainState:
+    return jax.tree.map(lambda x: x[m], state)
 
 
 class ModelCheckpoints:
-    """The checkpoint managers of M model folders, saved and restored together."""
+    """The checkpoint managers of M model folders, saved and restored together.
+
+    Every process of a multi-host run calls each method in the same order.
+    """
 
     def __init__(self, model_dirs: Sequence[epath.PathLike], keep: int):
         self.dirs = [epath.Path(d) for d in model_dirs]
@@ -91,20 +170,25 @@ class ModelCheckpoints:
         With `window_loss` (per model), each folder's best checkpoint is replaced when
         the model's windowed training loss improved.
         """
-        step = int(jax.device_get(state.step[0]))
+        # Each model's slice replicated on all devices: a global array orbax can save.
+        sharding = jax.tree.leaves(state)[0].sharding
+        if isinstance(sharding, jax.sharding.NamedSharding):
+            sharding = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+        slice_model = jax.jit(_model_slice, out_shardings=sharding)
         for m, manager in enumerate(self.last):
-            single = jax.tree.map(lambda x, m=m: x[m], state)
+            single = slice_model(state, m)
+            step = int(np.asarray(single.step.addressable_data(0)))
             manager.save(step, args=_save_args(single))
             if window_loss is not None:
                 metrics = {"window_loss": float(window_loss[m])}
                 self.best[m].save(step, args=_save_args(single), metrics=metrics)
 
     def restore(self, step: int, template: TrainState) -> TrainState:
-        """Restores every folder at `step` and stacks them like `template` [M, ...]."""
-        single = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), template)
+        """Every folder's state at `step`, stacked on the host like `template` [M, ...]."""
+        single = jax.tree.map(lambda x: np.zeros(x.shape[1:], x.dtype), template)
         restored = [manager.restore(step, args=_restore_args(single)) for manager in self.last]
         states = [TrainState(**item.model, **item.train) for item in restored]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+        return jax.tree.map(lambda *xs: np.stack(xs), *states)
 
     def wait(self) -> None:
         for manager in self.last + self.best:
@@ -142,14 +226,21 @@ def _restore_args(template: TrainState) -> ocp.args.Composite:
 
 
 def load_variables(model_dir: epath.PathLike, which: str = "last") -> tuple[dict, int]:
-    """The `params` and `batch_stats` of a model folder's last or best checkpoint, and its step."""
+    """The `params` and `batch_stats` (host arrays) of a model folder's last or best
+    checkpoint, and its step; private to the calling process."""
     folder = {"last": LAST, "best": BEST}.get(which)
     if folder is None:
         raise UsageError(f"checkpoint must be 'last' or 'best', got {which!r}.")
-    manager = _manager(epath.Path(model_dir), folder, keep=1)
+    if not (epath.Path(model_dir) / folder).exists():
+        raise UsageError(f"{epath.Path(model_dir) / folder} holds no checkpoint yet.")
+    manager = _manager(model_dir, folder, keep=1, private=True)
     step = manager.best_step() if which == "best" else manager.latest_step()
     if step is None:
         raise UsageError(f"{epath.Path(model_dir) / folder} holds no checkpoint yet.")
-    restored = manager.restore(step, args=ocp.args.Composite(model=ocp.args.StandardRestore()))
+    shapes = manager.item_metadata(step).model.tree
+    template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shapes)
+    restored = manager.restore(
+        step, args=ocp.args.Composite(model=ocp.args.StandardRestore(template))
+    )
     manager.close()
-    return dict(restored.model), step
+    return {"batch_stats": {}, **restored.model}, step

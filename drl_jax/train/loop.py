@@ -9,6 +9,10 @@ over the interval since the previous save: the reference's 10k-step window at
 the defaults); every `image_steps` it saves reconstructions and latent
 traversals. A non-finite loss stops the run, naming the model and the step; the
 last good checkpoint stays. `run(config)` is the `train` job.
+
+Multi-host: the sweep's model axis is split over the devices of every process
+(`train.model_shards`); each process writes the logs, images and checkpoints of
+the models it owns (`checkpoint.owned_models`) and nothing else.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import time
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from etils import epath
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from drl_jax.data import registry
@@ -120,25 +125,32 @@ def train(
             f"{data.name} has {data.channels} channels but the models expect "
             f"{cards[0].channels}; convert with drl_jax.data.variants.to_channels."
         )
-    keys = jnp.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
+    keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
     hparams = {name: np.array([card.hparams[name] for card in cards]) for name in cards[0].hparams}
 
     def fresh():
         return create_sweep_state(keys, vae, method, optimizer, hparams, image_shape, mesh)
 
+    sharding = sweep_sharding(mesh)
+    owned = ckpt.owned_models(sharding, len(cards))
+    if jax.process_count() > 1:
+        print(
+            f"process {jax.process_index()} of {jax.process_count()} writes models "
+            f"{owned} of {len(cards)}: {', '.join(cards[m].model_id for m in owned) or 'none'}",
+            flush=True,
+        )
     checkpoints = ckpt.ModelCheckpoints(model_dirs, schedule.keep_checkpoints)
     step = checkpoints.common_step()
     if step is not None:
-        state = checkpoints.restore(step, jax.eval_shape(fresh))
-        state = jax.device_put(state, sweep_sharding(mesh))
+        state = ckpt.place(checkpoints.restore(step, jax.eval_shape(fresh)), sharding)
     elif initial_state is not None:
-        state = jax.device_put(initial_state, sweep_sharding(mesh))
+        state = ckpt.place(jax.device_get(initial_state), sharding)
     else:
         state = fresh()
-    for card, folder in zip(cards, model_dirs, strict=True):
-        if not (epath.Path(folder) / "model.json").exists():
-            ckpt.write_card(folder, card)
-    start = int(jax.device_get(state.step[0]))
+    for m in owned:
+        if not (epath.Path(model_dirs[m]) / "model.json").exists():
+            ckpt.write_card(model_dirs[m], cards[m])
+    start = _step_of(state)
     schedule.check(start)
     if start >= schedule.steps:
         checkpoints.close()
@@ -147,15 +159,16 @@ def train(
     train_steps = make_sweep_train_steps(
         vae, method, optimizer, schedule.batch_size, schedule.steps_per_call, schedule.pair_k, mesh
     )
-    writers = [MetricWriter(folder) for folder in model_dirs]
+    writers = {m: MetricWriter(model_dirs[m]) for m in owned}
     preview = data.sample(jax.random.key(1), 8)[0]
+    data = ckpt.place(data, NamedSharding(mesh, PartitionSpec()))  # replicated on every host
     window_sum, window_count = np.zeros(len(cards)), 0
     last_log, log_time = start, time.perf_counter()
     bar = tqdm(total=schedule.steps, initial=start, desc=description, unit="step", smoothing=0.05)
     try:
         while start < schedule.steps:
             new_state, metrics = train_steps(state, data)
-            metrics = jax.device_get(metrics)
+            metrics = _fetch(metrics)
             _check_finite(metrics["loss_per_step"], start, cards, model_dirs, checkpoints)
             state, start = new_state, start + schedule.steps_per_call
             window_sum += metrics["loss_per_step"].mean(axis=1)
@@ -180,9 +193,21 @@ def train(
         bar.close()
         checkpoints.wait()
         checkpoints.close()
-        for writer in writers:
+        for writer in writers.values():
             writer.close()
     return state
+
+
+def _step_of(state: TrainState) -> int:
+    """The optimizer step every model of a stacked state has reached."""
+    return int(np.asarray(state.step.addressable_shards[0].data).reshape(-1)[0])
+
+
+def _fetch(tree):
+    """A pytree of global arrays (sharded over models, maybe across hosts) as host arrays."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def _check_finite(losses, start, cards, model_dirs, checkpoints) -> None:
@@ -202,7 +227,7 @@ def _check_finite(losses, start, cards, model_dirs, checkpoints) -> None:
 
 
 def _log(writers, metrics, step, steps_per_second, images_per_second) -> None:
-    for m, writer in enumerate(writers):
+    for m, writer in writers.items():
         scalars = {
             f"train/{name}": float(value[m])
             for name, value in metrics.items()
@@ -215,14 +240,20 @@ def _log(writers, metrics, step, steps_per_second, images_per_second) -> None:
 
 
 def _save_images(vae, state, preview, model_dirs, step) -> None:
-    if jax.process_index() != 0:
+    """Reconstructions and traversals of the models this process owns, as PNG grids."""
+    models = ckpt.local_models(state)
+    if not models:
         return
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    variables = jax.tree.map(
+        lambda *xs: np.stack(xs),
+        *[{"params": s.params, "batch_stats": s.batch_stats} for s in models.values()],
+    )
     recon = np.asarray(traversals.reconstructions(vae, variables, preview))
     sweep = np.asarray(traversals.traversals(vae, variables, preview[:1]))
-    for m, folder in enumerate(model_dirs):
-        save_grid(recon[m], epath.Path(folder) / "images" / f"reconstructions_{step:07d}.png")
-        save_grid(sweep[m], epath.Path(folder) / "images" / f"traversals_{step:07d}.png")
+    for i, m in enumerate(models):
+        folder = epath.Path(model_dirs[m]) / "images"
+        save_grid(recon[i], folder / f"reconstructions_{step:07d}.png")
+        save_grid(sweep[i], folder / f"traversals_{step:07d}.png")
 
 
 def model_cards(

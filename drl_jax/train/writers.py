@@ -1,6 +1,6 @@
 """What a training run leaves for people to read: JSONL rows, TensorBoard scalars, PNG grids.
 
-One `MetricWriter` per model folder; only process 0 of a multi-host run writes.
+One `MetricWriter` per model folder, made by the process that owns the model.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import io
 import json
 from collections.abc import Mapping
 
-import jax
 import numpy as np
 from etils import epath
 from PIL import Image
@@ -22,13 +21,10 @@ class MetricWriter:
 
     def __init__(self, model_dir: epath.PathLike):
         self.dir = epath.Path(model_dir)
-        self.enabled = jax.process_index() == 0
         self._tensorboard = None
 
     def write(self, step: int, scalars: Mapping[str, float], vectors: Mapping[str, list]) -> None:
         """scalars: name -> float; vectors: name -> list (e.g. KL per latent dimension)."""
-        if not self.enabled:
-            return
         row = {"step": step, **scalars, **vectors}
         with (self.dir / "train_log.jsonl").open("a") as f:
             f.write(json.dumps(row) + "\n")
