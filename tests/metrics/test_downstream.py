@@ -5,7 +5,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from drl_jax.metrics import dci
-from drl_jax.metrics import downstream as downstream_module
+from drl_jax.metrics import mlp as mlp_module
 from drl_jax.metrics.downstream import downstream, pruned_dims
 
 SIZES = (2, 3, 4)
@@ -123,14 +123,14 @@ MLP_PRUNING = {"dims_per_fov": {0: [0], 1: [1]}, "pruning": "union"}
 def jax_mlp(mlp_data):
     """The jax MLPs on mlp_data, full and pruned, and the input_mask shape of each program run."""
     calls = []
-    fit = downstream_module._fit_predict_mlps
+    fit = mlp_module._fit_predict_mlps
 
     def recording(*args):
         calls.append(args[3].shape)
         return fit(*args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(downstream_module, "_fit_predict_mlps", recording)
+        patch.setattr(mlp_module, "_fit_predict_mlps", recording)
         result = downstream(
             *mlp_data, **MLP_PRUNING, classifiers=("mlp",), mlp_backend="jax", n_jobs=1
         )
