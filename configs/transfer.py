@@ -10,7 +10,7 @@ Presets:
            (10 seeds x beta {1, 2}, 400k steps) -> procedural_noisy_color_dsprites
            (50k fine-tuning steps), full metric suite on 15,000 target samples.
            Hours on an accelerator (README: "Running at scale").
-  quick    about 12 minutes on 2 CPU cores: procedural_dsprites -> procedural_noisy_dsprites
+  quick    about 14 minutes on 2 CPU cores: procedural_dsprites -> procedural_noisy_dsprites
            (the paper's dSprites -> Noisy-dSprites), 2 models (beta 1 and 2) of the
            disentanglement_lib architecture, 1,500 source steps (batch 16, lr 1e-3), 300
            fine-tuning steps (lr 1e-4), 3,000 evaluation samples, LightGBM trees. The

@@ -27,7 +27,7 @@ def stamps(root):
 def test_tiny_transfer_end_to_end(tmp_path):
     workdir = tmp_path / "run"
     pair_dir = workdir / "transfer" / PAIR
-    # Interrupt with a real signal once fine-tuning has saved its first checkpoint.
+    # Kill (as a preemption would) once fine-tuning has saved its first checkpoint.
     process = subprocess.Popen(
         [sys.executable, "-m", "drl_jax.main", "--config=configs/transfer.py:tiny",
          f"--config.workdir={workdir}"],
@@ -38,7 +38,7 @@ def test_tiny_transfer_end_to_end(tmp_path):
     while not first_finetune_checkpoint.exists() and time.time() < deadline:
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGKILL)
     process.communicate(timeout=120)
     assert not (pair_dir / MODELS[0] / "after" / "metrics.json").exists()
     source_stamps = stamps(workdir / "source")
