@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from drl_jax.metrics import suite
+
 
 def data(name: str) -> ml_collections.ConfigDict:
     """Which dataset (drl_jax.data.registry name) and where prepared TFDS data lives."""
@@ -71,17 +73,7 @@ def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
     """The metric suite's settings (SPEC section 2 defaults)."""
     return ml_collections.ConfigDict(
         {
-            "metrics": (
-                "omes",
-                "mig",
-                "dci",
-                "sap",
-                "modularity",
-                "downstream",
-                "beta_vae",
-                "factor_vae",
-                "elbo",
-            ),  # fmt: skip
+            "metrics": suite.METRICS,
             "num_samples": num_samples,  # encoded samples: representations.npz
             "num_train": 10_000,  # the first num_train train classifiers, the rest test
             "chunk_size": 500,  # images encoded per device call
