@@ -74,10 +74,10 @@ TINY = {
     "finetune.log_steps": 10,
     "finetune.ckpt_steps": 10,
     "finetune.image_steps": 20,
-    "eval.num_samples": 600,
-    "eval.num_train": 400,
+    "eval.num_samples": 400,
+    "eval.num_train": 250,
     "eval.chunk_size": 200,
-    "eval.omes_pairs_per_fov": 200,
+    "eval.omes_pairs_per_fov": 100,
     "eval.classifiers": ("gbt",),
     "eval.mlp_backend": "jax",
 }

@@ -29,7 +29,7 @@ from drl_jax.models import traversals
 from drl_jax.models.methods import NO_EXTRA, get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import loop
-from drl_jax.train.state import create_sweep_state, make_optimizer
+from drl_jax.train.state import make_optimizer, sweep_state_shape
 from drl_jax.train.writers import save_grid
 from drl_jax.workdir import save_config
 
@@ -91,15 +91,8 @@ def _source_states(cards, source_dirs, keep: int):
     vae = cards[0].vae()
     keys = np.stack([jax.random.key_data(jax.random.key(c.seed)) for c in cards])
     hparams = {n: np.array([c.hparams[n] for c in cards]) for n in source_method.hparam_names}
-    template = jax.eval_shape(
-        lambda: create_sweep_state(
-            keys,
-            vae,
-            source_method,
-            make_optimizer(1e-4, 1.0),
-            hparams,
-            (64, 64, cards[0].channels),
-        )
+    template = sweep_state_shape(
+        keys, vae, source_method, make_optimizer(1e-4, 1.0), hparams, (64, 64, cards[0].channels)
     )
     checkpoints = ckpt.ModelCheckpoints(source_dirs, keep)
     step = checkpoints.common_step()

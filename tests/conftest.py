@@ -36,3 +36,22 @@ def load_config(name: str, arg: str | None = None):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config(arg)
+
+
+# The files that run whole jobs (subprocesses, several compiled train steps), slowest first.
+# The suite runs on two workers, each taking whole files (`--dist loadfile`) in collection
+# order: these go first, so the quick files fill in around them instead of after them.
+SLOWEST_FILES = (
+    "multihost/test_multihost.py",
+    "train/test_loop.py",
+    "test_transfer.py",
+    "test_evaluate.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.path.relative_to(ROOT / "tests").as_posix()
+        return SLOWEST_FILES.index(path) if path in SLOWEST_FILES else len(SLOWEST_FILES)
+
+    items.sort(key=rank)  # stable: the order inside each file and among the rest is kept

@@ -1,5 +1,7 @@
 """The evaluate job: stacked models equal single ones, reruns skip finished models."""
 
+import shutil
+
 import jax
 import numpy as np
 import pytest
@@ -64,15 +66,23 @@ def settings():
     return config.eval
 
 
-def test_stacked_models_equal_models_evaluated_alone(models, tmp_path):
+@pytest.fixture(scope="module")
+def evaluated(models, tmp_path_factory):
+    """The three models evaluated together (folder `all`) and model m1 alone (`one`)."""
+    root = tmp_path_factory.mktemp("evaluated")
     data = registry.load("procedural_dsprites")
     together = evaluate.evaluate_models(
-        models, data, [tmp_path / "all" / m.name for m in models], settings()
+        models, data, [root / "all" / m.name for m in models], settings()
     )
-    alone = evaluate.evaluate_models(models[1:2], data, [tmp_path / "one"], settings())[0]
+    alone = evaluate.evaluate_models(models[1:2], data, [root / "one"], settings())[0]
+    return root, together, alone
+
+
+def test_stacked_models_equal_models_evaluated_alone(evaluated):
+    root, together, alone = evaluated
     np.testing.assert_allclose(
-        np.load(tmp_path / "all" / "m1" / "representations.npz")["mean"],
-        np.load(tmp_path / "one" / "representations.npz")["mean"],
+        np.load(root / "all" / "m1" / "representations.npz")["mean"],
+        np.load(root / "one" / "representations.npz")["mean"],
         rtol=1e-5,
         atol=1e-5,
     )
@@ -84,17 +94,20 @@ def test_stacked_models_equal_models_evaluated_alone(models, tmp_path):
     assert together[0]["mig"] != together[1]["mig"]  # different models, different numbers
     assert set(together[0]) >= {"model", "checkpoint", "omes", "mig", "sap", "elbo", "seconds"}
     assert together[0]["checkpoint"]["step"] == 0
-    assert (tmp_path / "all" / "m0" / "association_matrix.csv").exists()
+    assert (root / "all" / "m0" / "association_matrix.csv").exists()
 
 
-def test_rerun_skips_finished_models(models, tmp_path):
-    data = registry.load("procedural_dsprites")
+def test_rerun_skips_finished_models(models, evaluated, tmp_path):
+    shutil.copytree(evaluated[0] / "all", tmp_path, dirs_exist_ok=True)
     outs = [tmp_path / m.name for m in models]
-    evaluate.evaluate_models(models[:2], data, outs[:2], settings())
-    stamp = (outs[0] / "metrics.json").stat().st_mtime_ns
+    (outs[0] / "metrics.json").unlink()  # m0 unfinished: m1 and m2 are done
+    stamps = [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]]
+    data = registry.load("procedural_dsprites")
     results = evaluate.evaluate_models(models, data, outs, settings())
-    assert (outs[0] / "metrics.json").stat().st_mtime_ns == stamp
+    assert [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]] == stamps
+    assert (outs[0] / "metrics.json").exists()
     assert [r["model"]["model_id"] for r in results] == ["m0", "m1", "m2"]
+    assert_close(results[0]["omes"], evaluated[1][0]["omes"], 1e-6)  # the same model again
     rows = evaluate.write_tables(tmp_path, results)
     lines = (tmp_path / "results.csv").read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("model_id,source,dataset,step,omes_max")

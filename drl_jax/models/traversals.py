@@ -12,11 +12,12 @@ import jax
 import jax.numpy as jnp
 
 from drl_jax.models.architectures import VAE
+from drl_jax.runtime import RUN_RARELY
 
 TRAVERSAL_VALUES = (-2.0, -1.33, -0.67, 0.0, 0.67, 1.33, 2.0)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=0, compiler_options=RUN_RARELY)
 def reconstructions(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
     """Inputs over reconstructions of their posterior means.
 
@@ -37,7 +38,7 @@ def reconstructions(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
     return jax.vmap(one)(variables)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=0, compiler_options=RUN_RARELY)
 def traversals(vae: VAE, variables: dict, image: jax.Array) -> jax.Array:
     """Decodes the posterior mean of one image with each latent dimension swept.
 

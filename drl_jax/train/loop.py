@@ -35,7 +35,13 @@ from drl_jax.errors import UsageError
 from drl_jax.models import traversals
 from drl_jax.models.methods import Method, get_method
 from drl_jax.train import checkpoint as ckpt
-from drl_jax.train.state import TrainState, create_sweep_state, make_optimizer, sweep_sharding
+from drl_jax.train.state import (
+    TrainState,
+    create_sweep_state,
+    make_optimizer,
+    sweep_sharding,
+    sweep_state_shape,
+)
 from drl_jax.train.step import make_mesh, make_sweep_train_steps
 from drl_jax.train.writers import MetricWriter, save_grid
 from drl_jax.workdir import save_config
@@ -128,8 +134,7 @@ def train(
     keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
     hparams = {name: np.array([card.hparams[name] for card in cards]) for name in cards[0].hparams}
 
-    def fresh():
-        return create_sweep_state(keys, vae, method, optimizer, hparams, image_shape, mesh)
+    init_args = (keys, vae, method, optimizer, hparams, image_shape, mesh)
 
     sharding = sweep_sharding(mesh)
     owned = ckpt.owned_models(sharding, len(cards))
@@ -142,11 +147,11 @@ def train(
     checkpoints = ckpt.ModelCheckpoints(model_dirs, schedule.keep_checkpoints)
     step = checkpoints.common_step()
     if step is not None:
-        state = ckpt.place(checkpoints.restore(step, jax.eval_shape(fresh)), sharding)
+        state = ckpt.place(checkpoints.restore(step, sweep_state_shape(*init_args)), sharding)
     elif initial_state is not None:
         state = ckpt.place(jax.device_get(initial_state), sharding)
     else:
-        state = fresh()
+        state = create_sweep_state(*init_args)
     for m in owned:
         if not (epath.Path(model_dirs[m]) / "model.json").exists():
             ckpt.write_card(model_dirs[m], cards[m])

@@ -19,6 +19,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from drl_jax.models.methods import Method, check_hparams
+from drl_jax.runtime import RUN_RARELY
 
 
 @struct.dataclass
@@ -75,7 +76,7 @@ def _init(vae, method, optimizer, image_shape, key, hparams) -> TrainState:
 
 
 # Compiled once per (vae, method, optimizer, image_shape): all four are hashable.
-_init_jit = jax.jit(_init, static_argnums=(0, 1, 2, 3))
+_init_jit = jax.jit(_init, static_argnums=(0, 1, 2, 3), compiler_options=RUN_RARELY)
 
 
 def create_train_state(
@@ -119,6 +120,19 @@ def create_sweep_state(
         divisible by its size) and replicated over `data`.
       Other arguments as in `create_train_state`.
     """
+    init, args = _sweep_init(keys, vae, method, optimizer, hparams, image_shape, mesh)
+    return init(*args)
+
+
+def sweep_state_shape(*args, **kwargs) -> TrainState:
+    """`create_sweep_state(*args, **kwargs)`'s jax.ShapeDtypeStruct leaves, computing nothing
+    (the target a checkpoint is restored into)."""
+    init, init_args = _sweep_init(*args, **kwargs)
+    return init.eval_shape(*init_args)
+
+
+def _sweep_init(keys, vae, method, optimizer, hparams, image_shape, mesh=None):
+    """`create_sweep_state`'s jitted initialiser and its (keys, hparams), validated."""
     check_hparams(method, hparams)
     hparams = {name: jnp.asarray(value, jnp.float32) for name, value in hparams.items()}
     sizes = {name: value.shape for name, value in hparams.items()}
@@ -126,7 +140,7 @@ def create_sweep_state(
         raise ValueError(f"Sweep hparams must be [M={keys.shape[0]}] each, got shapes {sizes}.")
     init = jax.vmap(functools.partial(_init, vae, method, optimizer, tuple(image_shape)))
     out_shardings = None if mesh is None else sweep_sharding(mesh)
-    return jax.jit(init, out_shardings=out_shardings)(keys, hparams)
+    return jax.jit(init, out_shardings=out_shardings, compiler_options=RUN_RARELY), (keys, hparams)
 
 
 def sweep_sharding(mesh: Mesh) -> NamedSharding:
