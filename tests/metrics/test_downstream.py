@@ -5,6 +5,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from drl_jax.metrics import dci
+from drl_jax.metrics import downstream as downstream_module
 from drl_jax.metrics import mlp as mlp_module
 from drl_jax.metrics.downstream import downstream, pruned_dims
 
@@ -185,3 +186,20 @@ def test_rejects_bad_inputs(identity_gbts):
         downstream(*data, classifiers=("gbt",), gbts=[])
     with pytest.raises(ValueError, match=r"codes_test \(200, 2\)"):
         downstream(data[0], data[1], data[2][:, :2], data[3])
+
+
+def test_sklearn_mlp_fits_float32_codes_and_gbt_the_given_ones(monkeypatch, mlp_data):
+    fitted = []
+    fit_accuracy = downstream_module._fit_accuracy
+
+    def recording(model, train, test):
+        fitted.append((type(model).__name__, train[0].dtype, test[0].dtype))
+        return fit_accuracy(model, train, test)
+
+    monkeypatch.setattr(downstream_module, "_fit_accuracy", recording)
+    downstream(*mlp_data, **MLP_PRUNING, n_jobs=1)  # one job: fits run in this process
+    assert sorted(set(fitted)) == [
+        ("GradientBoostingClassifier", np.float64, np.float64),
+        ("MLPClassifier", np.float32, np.float32),
+    ]
+    assert len(fitted) == 8  # 2 FoVs x full/pruned x GBT/MLP
