@@ -11,8 +11,9 @@ loading any image, so a job can check its inputs before it starts working;
                         orientation 15; RGB ray-cast
   (procedural_)color_dsprites, noisy_dsprites, noisy_color_dsprites, scream_dsprites:
                         + color 7 first where coloured; RGB
-  shapes3d, mpi3d_toy|realistic|real, isaac3d, coil100, coil20, coil100_augmented(_binary),
-  rgbd_objects(_depth), smallnorb: prepared TFDS datasets (see README, "Real datasets").
+  shapes3d, mpi3d_toy|realistic|real, isaac3d, cars3d, coil100, coil20,
+  coil100_augmented(_binary), rgbd_objects(_depth), smallnorb: prepared TFDS datasets
+  (see README, "Real datasets").
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ DATASETS: dict[str, tuple[str, tuple]] = {
             "rgbd_objects_depth",
             "smallnorb",
             "coil20",
+            "cars3d",
         )
     },
 }

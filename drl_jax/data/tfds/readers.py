@@ -19,6 +19,7 @@ from drl_jax.data import variants
 from drl_jax.data.factors import FactorSpace
 from drl_jax.data.ground_truth import GridData, GroundTruthData, from_labels, from_table
 from drl_jax.data.tfds import catalog, coil_augment, convert, tables
+from drl_jax.data.tfds.cars3d import cars3d_dataset_builder as cars3d
 from drl_jax.data.tfds.coil20 import coil20_dataset_builder as coil20
 from drl_jax.data.tfds.coil100_augmented import coil100_augmented_dataset_builder as coil100_aug
 from drl_jax.data.tfds.isaac3d import isaac3d_dataset_builder as isaac3d
@@ -136,6 +137,7 @@ READERS: dict[str, Reader] = {
     "mpi3d_realistic": Reader(mpi3d.Builder, _MPI3D_FOVS, _RGB, config="realistic"),
     "mpi3d_real": Reader(mpi3d.Builder, _MPI3D_FOVS, _RGB, config="real"),
     "isaac3d": Reader(isaac3d.Builder, {name: name for name in isaac3d.FOV_NAMES}, _RGB),
+    "cars3d": Reader(cars3d.Builder, {name: name for name in cars3d.FOV_NAMES}, _RGB),
     "coil20": Reader(coil20.Builder, _COIL_BASE_FOVS, _GRAY, _grid_or_labels, channels=1),
     "coil100_augmented": Reader(
         coil100_aug.Builder,
