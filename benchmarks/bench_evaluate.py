@@ -21,9 +21,9 @@ import time
 import jax
 import numpy as np
 
-from drl_jax import encoding
+from drl_jax import metrics
 from drl_jax.data import registry
-from drl_jax.metrics import omes
+from drl_jax.evaluation import encoding
 from drl_jax.models.architectures import make_vae
 
 
@@ -69,7 +69,7 @@ def main() -> None:
             vae, variables, data, key, args.pairs_per_fov, args.chunk_size
         )
     )
-    batched = jax.vmap(omes.omes_from_pair_codes, in_axes=(0, 0, None, 0))
+    batched = jax.vmap(metrics.omes_from_pair_codes, in_axes=(0, 0, None, 0))
     _, omes_s = timed(lambda: batched(z1, z2, valid, encoded["mean"]))
     sample_images = args.models * args.num_samples
     pair_images = args.models * 2 * args.pairs_per_fov * data.space.num_factors

@@ -31,16 +31,14 @@ from joblib.externals.loky import get_reusable_executor
 
 from drl_jax.data.factors import FactorSpace
 from drl_jax.data.ground_truth import GridData
-from drl_jax.metrics import (
-    beta_vae,
-    dci,
-    downstream,
-    factor_vae,
-    interventions,
-    mig,
-    modularity,
-    sap,
-)
+from drl_jax.metrics import _beta_vae as beta_vae
+from drl_jax.metrics import _dci as dci
+from drl_jax.metrics import _downstream as downstream
+from drl_jax.metrics import _factor_vae as factor_vae
+from drl_jax.metrics import _mig as mig
+from drl_jax.metrics import _modularity as modularity
+from drl_jax.metrics import _sap as sap
+from drl_jax.metrics import interventions
 
 SIZES = (10, 10, 10, 8, 4, 15)
 NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")

@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from drl_jax.metrics.omes import ALPHAS, POOLINGS, omes_arrays
+from drl_jax.metrics import ALPHAS, POOLINGS, omes_arrays
 
 SIZES = (10, 10, 10, 8, 4, 15)
 LATENT_DIM = 10

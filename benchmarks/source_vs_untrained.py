@@ -18,8 +18,9 @@ import jax
 import numpy as np
 from etils import epath
 
-from drl_jax import config_fragments, evaluate
 from drl_jax.data import registry
+from drl_jax.evaluation import EvaluationSettings, evaluate_models
+from drl_jax.metrics import MetricOptions
 from drl_jax.models.methods import get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.state import create_sweep_state, make_optimizer
@@ -57,15 +58,17 @@ def main() -> None:
     untrained = [out / "untrained_models" / card.model_id for card in cards]
     if not all((d / ckpt.LAST).exists() for d in untrained):
         write_untrained(cards, untrained)
-    settings = config_fragments.evaluation(args.num_samples)
-    settings.num_train = args.num_samples * 2 // 3
-    settings.omes_pairs_per_fov = 1_000
-    settings.metrics = ("omes", "mig", "dci")
-    settings.gbt_backend = "lightgbm"
+    settings = EvaluationSettings(
+        metrics=("omes", "mig", "dci"),
+        num_samples=args.num_samples,
+        num_train=args.num_samples * 2 // 3,
+        omes_pairs_per_fov=1_000,
+        options=MetricOptions(gbt_backend="lightgbm"),
+    )
     data = registry.load(args.dataset)
     rows = {}
     for name, folders in (("trained", trained), ("untrained", untrained)):
-        results = evaluate.evaluate_models(
+        results = evaluate_models(
             folders, data, [out / name / card.model_id for card in cards], settings,
             description=name,
         )  # fmt: skip

@@ -12,10 +12,8 @@ Presets:
           BetaVAE/FactorVAE, 1,000 OMES pairs per FoV.
 """
 
+import common
 import ml_collections
-
-from drl_jax import config_fragments as fragments
-from drl_jax.presets import apply_preset
 
 QUICK = {
     "eval.num_samples": 3_000,
@@ -36,6 +34,6 @@ def get_config(arg=None):
     config.workdir = ""
     config.checkpoints = ""  # glob of model folders, e.g. 'WORKDIR/source/*/*'
     config.checkpoint = "last"  # which checkpoint of each model: 'last' or 'best'
-    config.data = fragments.data("procedural_dsprites")
-    config.eval = fragments.evaluation()
-    return apply_preset(config, arg, PRESETS)
+    config.data = common.data("procedural_dsprites")
+    config.eval = common.evaluation()
+    return common.apply_preset(config, arg, PRESETS)

@@ -9,9 +9,8 @@ OUT/association_matrix.png in well under a second for 15,000 samples on a laptop
 CPU (after about 2 s of compilation).
 """
 
+import common
 import ml_collections
-
-from drl_jax.presets import apply_preset
 
 PRESETS = {}
 
@@ -26,4 +25,4 @@ def get_config(arg=None):
     config.max_pairs_per_fov = 100_000
     config.inactive_threshold = 0.05  # std (ddof=1) under which a dimension is inactive
     config.overwrite = False
-    return apply_preset(config, arg, PRESETS)
+    return common.apply_preset(config, arg, PRESETS)

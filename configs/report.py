@@ -6,9 +6,8 @@ Writes OUT/transfer/<source>__to__<target>/results/ (README.md, transfer_table.m
 transfer_std.md, figures/). The transfer job runs this at its end.
 """
 
+import common
 import ml_collections
-
-from drl_jax.presets import apply_preset
 
 PRESETS = {}
 
@@ -18,4 +17,4 @@ def get_config(arg=None):
     config.job = "report"
     config.workdir = ""  # a transfer job's workdir
     config.shared_fovs = ()  # FoVs to mark with * in the tables
-    return apply_preset(config, arg, PRESETS)
+    return common.apply_preset(config, arg, PRESETS)

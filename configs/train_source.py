@@ -13,10 +13,8 @@ Writes OUT/source/<dataset>/<model_id>/ (checkpoints, train_log.jsonl, tensorboa
 images/) and OUT/config.json. Rerunning resumes from the last checkpoint.
 """
 
+import common
 import ml_collections
-
-from drl_jax import config_fragments as fragments
-from drl_jax.presets import apply_preset
 
 PRESETS = {
     "sweep": {"sweep.seeds": tuple(range(10)), "sweep.hparam_values": (1.0, 2.0)},
@@ -37,9 +35,9 @@ def get_config(arg=None):
     config.job = "train"
     config.workdir = ""
     config.overwrite = False
-    config.data = fragments.data("procedural_dsprites")
-    config.model = fragments.model()
-    config.method = fragments.method("ada_gvae")
-    config.sweep = fragments.sweep()
-    config.train = fragments.train(400_000)
-    return apply_preset(config, arg, PRESETS)
+    config.data = common.data("procedural_dsprites")
+    config.model = common.model()
+    config.method = common.method("ada_gvae")
+    config.sweep = common.sweep()
+    config.train = common.train(400_000)
+    return common.apply_preset(config, arg, PRESETS)

@@ -30,10 +30,8 @@ Presets:
   coil100_augmented_binary_to_rgbd_objects.
 """
 
+import common
 import ml_collections
-
-from drl_jax import config_fragments as fragments
-from drl_jax.presets import apply_preset
 
 QUICK = {
     "target.name": "procedural_noisy_dsprites",
@@ -120,14 +118,14 @@ def get_config(arg=None):
     config = ml_collections.ConfigDict()
     config.job = "transfer"
     config.workdir = ""
-    config.source = fragments.data("procedural_dsprites")
-    config.target = fragments.data("procedural_noisy_color_dsprites")
+    config.source = common.data("procedural_dsprites")
+    config.target = common.data("procedural_noisy_color_dsprites")
     config.shared_fovs = ()  # FoVs both datasets have; () = every common FoV name
-    config.model = fragments.model()
-    config.method = fragments.method("ada_gvae")
-    config.sweep = fragments.sweep(seeds=tuple(range(10)), hparam_values=(1.0, 2.0))
-    config.train = fragments.train(400_000)
-    config.finetune = fragments.train(50_000)
-    config.eval = fragments.evaluation()
+    config.model = common.model()
+    config.method = common.method("ada_gvae")
+    config.sweep = common.sweep(seeds=tuple(range(10)), hparam_values=(1.0, 2.0))
+    config.train = common.train(400_000)
+    config.finetune = common.train(50_000)
+    config.eval = common.evaluation()
     config.checkpoint = "last"  # source checkpoint evaluated and fine-tuned: 'last' or 'best'
-    return apply_preset(config, arg, PRESETS)
+    return common.apply_preset(config, arg, PRESETS)

@@ -1,8 +1,10 @@
 """drl_jax's command line: `python -m drl_jax.main --config=configs/<job>.py[:preset]`.
 
 Parses the config (ml_collections, locked: a mistyped key fails at start),
-joins a multi-host run when one is configured, and dispatches on `config.job`.
-Mistakes in what the user asked for are reported as one line and exit code 2.
+joins a multi-host run when one is configured, and dispatches on `config.job`
+(`drl_jax.jobs`). Mistakes in what the user asked for, unreadable inputs and failed
+writes are reported as one line and exit code 2. Parsing imports no JAX, so
+`--help` and config errors are fast.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from drl_jax import runtime
+from drl_jax import jobs
 from drl_jax.errors import UsageError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -23,20 +26,6 @@ _CONFIG = config_flags.DEFINE_config_file(
     "Config file, e.g. configs/transfer.py or configs/transfer.py:quick.",
     lock_config=True,
 )
-
-
-def _jobs():
-    # Imported on dispatch so `--help` and config errors stay fast.
-    from drl_jax import evaluate, omes_job, report, transfer
-    from drl_jax.train import loop
-
-    return {
-        "omes": omes_job.run,
-        "train": loop.run,
-        "evaluate": evaluate.run,
-        "transfer": transfer.run,
-        "report": report.run,
-    }
 
 
 def fail(message: str) -> None:
@@ -62,6 +51,16 @@ def _unknown_key_message(error: Exception, argv: list[str]) -> str:
     return f"unknown config key {missing!r}; check the spelling against the config file."
 
 
+def config_import_path(argv: list[str]) -> None:
+    """Puts each --config file's folder first on sys.path, as Python does for a script, so
+    a config file imports its siblings (configs/common.py)."""
+    for arg in argv:
+        if arg.startswith("--config="):
+            folder = str(Path(arg.removeprefix("--config=").partition(":")[0]).parent.resolve())
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+
+
 def _load_for_help(argv: list[str]):
     for arg in argv:
         if arg.startswith("--config="):
@@ -75,6 +74,7 @@ def _load_for_help(argv: list[str]):
 
 def parse_flags(argv: list[str]) -> list[str]:
     """absl flag parsing with one-line errors instead of tracebacks."""
+    config_import_path(argv)
     try:
         rest = flags.FLAGS(argv)
     except flags.UnrecognizedFlagError as error:
@@ -105,14 +105,18 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; settings are passed as --config.<key>=<value>.")
     config = _CONFIG.value
-    jobs = _jobs()
-    if config.job not in jobs:
-        fail(f"unknown job {config.job!r}; valid jobs: {', '.join(jobs)}.")
+    if config.job not in jobs.NAMES:
+        fail(f"unknown job {config.job!r}; valid jobs: {', '.join(jobs.NAMES)}.")
     try:
+        from drl_jax import runtime  # JAX loads here, after the config is known to be good
+
         runtime.initialize()
-        jobs[config.job](config)
+        jobs.run(config)
     except UsageError as error:
         fail(str(error))
+    except OSError as error:  # a read or write the job could not do: disk full, no permission
+        where = f" {error.filename}" if error.filename else ""
+        fail(f"could not access{where}: {error.strerror or error}.")
     except KeyboardInterrupt:
         fail("interrupted; rerun the same command to resume from the last checkpoint.")
 

@@ -31,7 +31,10 @@ def shared_data() -> Path:
 def load_config(name: str, arg: str | None = None):
     """configs/<name>.py's get_config(arg), as the CLI builds it (unlocked for tests)."""
     import importlib.util
+    import sys
 
+    if str(ROOT / "configs") not in sys.path:  # config files import configs/common.py
+        sys.path.insert(0, str(ROOT / "configs"))
     spec = importlib.util.spec_from_file_location(f"config_{name}", ROOT / "configs" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from conftest import load_config
 
-from drl_jax import evaluate
 from drl_jax.data import registry
 from drl_jax.errors import UsageError
+from drl_jax.evaluation import evaluate_models, results
+from drl_jax.jobs import common
+from drl_jax.jobs.evaluate import find_model_dirs
 from drl_jax.models.methods import get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.state import create_sweep_state, make_optimizer
@@ -63,7 +65,7 @@ def settings():
     config.eval.omes_pairs_per_fov = 200
     # The classifier-based metrics are tested in tests/metrics and end to end in test_transfer.
     config.eval.metrics = ("omes", "mig", "sap", "elbo")
-    return config.eval
+    return common.evaluation_settings(config.eval)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +73,8 @@ def evaluated(models, tmp_path_factory):
     """The three models evaluated together (folder `all`) and model m1 alone (`one`)."""
     root = tmp_path_factory.mktemp("evaluated")
     data = registry.load("procedural_dsprites")
-    together = evaluate.evaluate_models(
-        models, data, [root / "all" / m.name for m in models], settings()
-    )
-    alone = evaluate.evaluate_models(models[1:2], data, [root / "one"], settings())[0]
+    together = evaluate_models(models, data, [root / "all" / m.name for m in models], settings())
+    alone = evaluate_models(models[1:2], data, [root / "one"], settings())[0]
     return root, together, alone
 
 
@@ -103,12 +103,13 @@ def test_rerun_skips_finished_models(models, evaluated, tmp_path):
     (outs[0] / "metrics.json").unlink()  # m0 unfinished: m1 and m2 are done
     stamps = [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]]
     data = registry.load("procedural_dsprites")
-    results = evaluate.evaluate_models(models, data, outs, settings())
+    evaluated_again = evaluate_models(models, data, outs, settings())
     assert [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]] == stamps
     assert (outs[0] / "metrics.json").exists()
-    assert [r["model"]["model_id"] for r in results] == ["m0", "m1", "m2"]
-    assert_close(results[0]["omes"], evaluated[1][0]["omes"], 1e-6)  # the same model again
-    rows = evaluate.write_tables(tmp_path, results)
+    assert [r["model"]["model_id"] for r in evaluated_again] == ["m0", "m1", "m2"]
+    # The same model again, the same numbers.
+    assert_close(evaluated_again[0]["omes"], evaluated[1][0]["omes"], 1e-6)
+    rows = results.write_tables(tmp_path, evaluated_again)
     lines = (tmp_path / "results.csv").read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("model_id,source,dataset,step,omes_max")
     assert [r["model_id"] for r in rows] == ["m0", "m1", "m2"]
@@ -116,4 +117,4 @@ def test_rerun_skips_finished_models(models, evaluated, tmp_path):
 
 def test_glob_that_matches_nothing_is_named(tmp_path):
     with pytest.raises(UsageError, match="matches no model folder"):
-        evaluate.find_model_dirs(str(tmp_path / "nothing" / "*"))
+        find_model_dirs(str(tmp_path / "nothing" / "*"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drl_jax import representations
+from drl_jax.evaluation import representations
 
 ROOT = Path(__file__).resolve().parents[1]
 

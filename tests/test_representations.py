@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from drl_jax import representations
 from drl_jax.errors import UsageError
+from drl_jax.evaluation import representations
 
 
 def test_round_trip(tmp_path):
@@ -34,5 +34,5 @@ def test_row_mismatch_and_nan_are_named(tmp_path):
     mean = np.zeros((2, 2))
     mean[1, 0] = np.nan
     np.savez(tmp_path / "representations.npz", mean=mean, sampled=mean)
-    with pytest.raises(UsageError, match="NaN or inf .* row 1, dim 0"):
+    with pytest.raises(UsageError, match=r"NaN or inf \(first at index \(1, 0\)\)"):
         representations.read(tmp_path)

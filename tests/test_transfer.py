@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, load_config
 
-from drl_jax import transfer
 from drl_jax.errors import UsageError
+from drl_jax.jobs import transfer
 from drl_jax.workdir import read_json
 
 PAIR = "procedural_dsprites__to__procedural_noisy_color_dsprites"

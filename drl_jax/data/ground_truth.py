@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from drl_jax.data import pairs
 from drl_jax.data.factors import FactorSpace
 
 Arrays = Mapping[str, jax.Array]
@@ -180,19 +181,17 @@ def from_labels(
     factor_names: tuple[str, ...],
     factor_sizes: tuple[int, ...],
     *,
-    max_pairs_per_fov: int = 100_000,
+    max_pairs_per_fov: int = pairs.MAX_PAIRS_PER_FOV,
     seed: int = 0,
 ) -> LabelledData:
     """A labelled dataset; its weak pairs are mined once from the labels on the host."""
-    from drl_jax.metrics import pairs as pair_mining  # metrics imports data, not the reverse.
-
     images, labels = np.asarray(images), np.asarray(labels, np.int64)
     if labels.shape != (images.shape[0], len(factor_names)):
         raise ValueError(
             f"{name}: labels must be [{images.shape[0]}, {len(factor_names)}] "
             f"({', '.join(factor_names)}), got {labels.shape}."
         )
-    mined = pair_mining.mine_pairs(labels, max_pairs_per_fov=max_pairs_per_fov, seed=seed)
+    mined = pairs.mine_pairs(labels, max_pairs_per_fov=max_pairs_per_fov, seed=seed)
     rows = np.concatenate([m.reshape(-1, 2) for m in mined], axis=0).astype(np.int32)
     changed = np.concatenate(
         [

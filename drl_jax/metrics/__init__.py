@@ -1,0 +1,53 @@
+"""Disentanglement metrics on numpy arrays, each a function (SPEC sections 1 and 2).
+
+>>> import numpy as np
+>>> from drl_jax import metrics
+>>> factors = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 2)
+>>> round(metrics.mig(factors.astype(float), factors)["mig"], 3)
+1.0
+
+OMES takes codes [N, d] (or [M, N, d]) and FoV classes [N, F]; MIG one split;
+DCI, SAP, modularity and downstream a train and a test split; BetaVAE and
+FactorVAE an encoder and a full-grid dataset to intervene on. `METRICS` is the
+suite by name and `score` runs it on one model's `MetricInputs`.
+"""
+
+from drl_jax.metrics._beta_vae import beta_vae
+from drl_jax.metrics._dci import dci
+from drl_jax.metrics._downstream import downstream
+from drl_jax.metrics._factor_vae import factor_vae
+from drl_jax.metrics._mig import mig
+from drl_jax.metrics._modularity import modularity
+from drl_jax.metrics._omes import (
+    ALPHAS,
+    POOLINGS,
+    omes,
+    omes_arrays,
+    omes_from_association,
+    omes_from_pair_codes,
+    omes_report,
+)
+from drl_jax.metrics._sap import sap
+from drl_jax.metrics.registry import METRICS, Metric, MetricInputs, MetricOptions, score
+
+__all__ = [
+    "ALPHAS",
+    "METRICS",
+    "POOLINGS",
+    "Metric",
+    "MetricInputs",
+    "MetricOptions",
+    "beta_vae",
+    "dci",
+    "downstream",
+    "factor_vae",
+    "mig",
+    "modularity",
+    "omes",
+    "omes_arrays",
+    "omes_from_association",
+    "omes_from_pair_codes",
+    "omes_report",
+    "sap",
+    "score",
+]

@@ -11,22 +11,28 @@ from numpy.typing import ArrayLike
 
 
 def check_codes_factors(
-    codes: ArrayLike, factors: ArrayLike, what: str = "codes"
+    codes: ArrayLike, factors: ArrayLike, what: str = "codes", *, model_axis: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validates codes [N, d] and FoV classes [N, F]; returns (float64, int64) copies.
+    """Validates codes [N, d] (or, with `model_axis`, also [M, N, d]) and FoV classes [N, F].
 
-    Raises ValueError naming both shapes on a rank or row mismatch (never
-    broadcasts), on NaN/inf in the codes and on non-integral FoV classes
-    (integral floats such as 3.0 are accepted, as `classes.csv` may give them).
-    `what` names the pair in messages (e.g. "codes_test").
+    The one validator of every metric's inputs. Raises ValueError naming both shapes
+    on a rank or row mismatch (never broadcasts), on NaN/inf in the codes and on
+    non-integral FoV classes (integral floats such as 3.0 are accepted, as
+    `classes.csv` may give them). `what` names the codes in messages (e.g.
+    "codes_test").
+
+    Returns:
+      (codes float64, factors int64) copies.
     """
     codes, factors = np.asarray(codes), np.asarray(factors)
-    if codes.ndim != 2 or factors.ndim != 2 or codes.shape[0] != factors.shape[0]:
+    ranks = (2, 3) if model_axis else (2,)
+    layout = "[N, d] or [M, N, d]" if model_axis else "[N, d]"
+    if codes.ndim not in ranks or factors.ndim != 2 or codes.shape[-2] != factors.shape[0]:
         raise ValueError(
-            f"{what} must be [N, d] and its FoV classes [N, F] with the same N, got "
+            f"{what} must be {layout} and its FoV classes [N, F] with the same N, got "
             f"{what} {codes.shape} and factors {factors.shape}."
         )
-    if codes.shape[0] < 2 or codes.shape[1] < 1 or factors.shape[1] < 1:
+    if codes.shape[-2] < 2 or codes.shape[-1] < 1 or factors.shape[1] < 1:
         raise ValueError(
             f"Need at least 2 samples, 1 dimension and 1 FoV, got {what} {codes.shape} "
             f"and factors {factors.shape}."

@@ -32,7 +32,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-IMAGE_SIZE = 64
+from drl_jax.data.ground_truth import IMAGE_SIZE
+
 _PAPER_SLOPE = 0.02  # LeakyReLU negative slope of the paper's networks.
 
 

@@ -1,6 +1,5 @@
-"""Tables and figures of transfer results: `write_report` for one (source, target) pair
-and `run(config)`, the `report` job, for every pair under a workdir."""
+"""The paper's tables and figures from evaluated models' metrics.json files."""
 
-from drl_jax.report.report import run, write_report
+from drl_jax.report.report import write_report
 
-__all__ = ["run", "write_report"]
+__all__ = ["write_report"]

@@ -13,12 +13,13 @@ writes .../results/:
 
 from __future__ import annotations
 
-import ml_collections
 import numpy as np
 from etils import epath
 
+from drl_jax import figures
 from drl_jax.errors import UsageError
-from drl_jax.report import figures, tables
+from drl_jax.evaluation import association
+from drl_jax.report import tables
 from drl_jax.workdir import read_json, write_atomic
 
 
@@ -31,11 +32,11 @@ def _mean_association(pair_dir: epath.Path, stage: str) -> tuple[np.ndarray, np.
     """Mean S over models [d, F] and the share of models where each dim is active [d]."""
     matrices, active = [], []
     for folder in sorted(pair_dir.iterdir()):
-        path = folder / stage / "association_matrix.csv"
+        path = folder / stage / association.CSV
         if path.exists():
-            lines = path.read_text().splitlines()[1:]
-            active.append([line.split(",")[1] == "true" for line in lines])
-            matrices.append([[float(v) for v in line.split(",")[2:]] for line in lines])
+            s, is_active, _ = association.read(path)
+            matrices.append(s)
+            active.append(is_active)
     if not matrices:
         return None
     return np.mean(matrices, axis=0), np.mean(active, axis=0)
@@ -126,17 +127,3 @@ def _readme(pair_dir, results, before, after, mean_table, std_table) -> str:
         "project README), with representations.npz and classes.csv beside each.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def run(config: ml_collections.ConfigDict) -> dict[str, str]:
-    """The `report` job: a results/ folder for every pair under WORKDIR/transfer/."""
-    root = epath.Path(config.workdir) / "transfer"
-    if not config.workdir or not root.exists():
-        raise UsageError(
-            f"No transfer results under {root}: pass --config.workdir=DIR of a transfer run."
-        )
-    reports = {}
-    for pair_dir in sorted(d for d in root.iterdir() if "__to__" in d.name):
-        reports[pair_dir.name] = write_report(pair_dir, tuple(config.shared_fovs))
-        print(f"{pair_dir.name}:\n{reports[pair_dir.name]}")
-    return reports

@@ -21,7 +21,6 @@ models at once.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 
 import jax
@@ -37,17 +36,18 @@ from drl_jax.workdir import read_json, write_json
 
 LAST, BEST = "checkpoints", "checkpoints_best"
 
-# Each array is written whole from its first replica. orbax's default on CPU and TPU
-# ("replica-parallel": every replica writes a slice) costs one eagerly dispatched slice
-# per array and device, ~85 x 8 per model on 8 devices, seconds per save for arrays of
-# a few MB, which gain nothing from being split. (Replacing the handler logs a warning
-# meant for accidental overrides; this one is deliberate.)
-_absl_level = logging.getLogger("absl").level
-logging.getLogger("absl").setLevel(logging.ERROR)
-ocp.type_handlers.register_type_handler(
-    jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
+# drl_jax's checkpointers write each array whole from its first replica. orbax's
+# default on CPU and TPU ("replica-parallel": every replica writes a slice) costs one
+# eagerly dispatched slice per array and device, ~85 x 8 per model on 8 devices,
+# seconds per save for arrays of a few MB, which gain nothing from being split. The
+# setting is scoped to the handlers below; orbax's global registry is left alone.
+_TYPE_HANDLERS = ocp.type_handlers.create_type_handler_registry(
+    (int, ocp.type_handlers.ScalarHandler()),
+    (float, ocp.type_handlers.ScalarHandler()),
+    (np.number, ocp.type_handlers.ScalarHandler()),
+    (np.ndarray, ocp.type_handlers.NumpyHandler()),
+    (jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False)),
 )
-logging.getLogger("absl").setLevel(_absl_level)
 ITEMS = ("model", "train")  # params + batch_stats; everything else training needs
 
 
@@ -107,7 +107,10 @@ def _manager(
         )
         options["create"] = False
     handlers = {
-        item: ocp.StandardCheckpointHandler(multiprocessing_options=processes) for item in ITEMS
+        item: ocp.PyTreeCheckpointHandler(
+            multiprocessing_options=processes, type_handler_registry=_TYPE_HANDLERS
+        )
+        for item in ITEMS
     }
     return ocp.CheckpointManager(
         folder,
@@ -227,16 +230,19 @@ def _split(state: TrainState) -> tuple[dict, dict]:
 
 def _save_args(state: TrainState) -> ocp.args.Composite:
     model, train = _split(state)
-    return ocp.args.Composite(
-        model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train)
+    return ocp.args.Composite(model=ocp.args.PyTreeSave(model), train=ocp.args.PyTreeSave(train))
+
+
+def _restore(template) -> ocp.args.PyTreeRestore:
+    """Restores into host arrays shaped like `template` (a pytree of numpy arrays)."""
+    return ocp.args.PyTreeRestore(
+        template, restore_args=ocp.checkpoint_utils.construct_restore_args(template)
     )
 
 
 def _restore_args(template: TrainState) -> ocp.args.Composite:
     model, train = _split(template)
-    return ocp.args.Composite(
-        model=ocp.args.StandardRestore(model), train=ocp.args.StandardRestore(train)
-    )
+    return ocp.args.Composite(model=_restore(model), train=_restore(train))
 
 
 def load_variables(model_dir: epath.PathLike, which: str = "last") -> tuple[dict, int]:
@@ -251,10 +257,21 @@ def load_variables(model_dir: epath.PathLike, which: str = "last") -> tuple[dict
     step = manager.best_step() if which == "best" else manager.latest_step()
     if step is None:
         raise UsageError(f"{epath.Path(model_dir) / folder} holds no checkpoint yet.")
-    shapes = manager.item_metadata(step).model.tree
-    template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shapes)
-    restored = manager.restore(
-        step, args=ocp.args.Composite(model=ocp.args.StandardRestore(template))
-    )
-    manager.close()
+    try:
+        shapes = manager.item_metadata(step).model.tree
+        template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shapes)
+        restored = manager.restore(step, args=ocp.args.Composite(model=_restore(template)))
+    except Exception as error:  # orbax raises many kinds for damaged or missing files
+        raise UsageError(
+            f"{epath.Path(model_dir) / folder / str(step)} is not a readable checkpoint "
+            f"({type(error).__name__}: {_first_line(error)}); it should hold the orbax items "
+            "'model' (params, batch_stats) and 'train'. Delete that step folder to use the one "
+            "before it, or retrain."
+        ) from None
+    finally:
+        manager.close()
     return {"batch_stats": {}, **restored.model}, step
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]

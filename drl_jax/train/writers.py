@@ -44,14 +44,6 @@ class MetricWriter:
             self._tensorboard.close()
 
 
-def read_log(model_dir: epath.PathLike) -> list[dict]:
-    """The rows of a model folder's train_log.jsonl (empty if none)."""
-    path = epath.Path(model_dir) / "train_log.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def save_grid(images: np.ndarray, path: epath.PathLike, gap: int = 2) -> None:
     """Writes images float [R, K, H, W, C] in [0, 1] as one R x K PNG with white gaps."""
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from drl_jax.metrics.beta_vae import beta_vae_score
+from drl_jax.metrics._beta_vae import beta_vae_score
 
 NUM_FACTORS = 6  # chance accuracy 1/6
 

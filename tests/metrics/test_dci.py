@@ -5,7 +5,7 @@ import pytest
 import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
-from drl_jax.metrics import dci
+from drl_jax.metrics import _dci as dci
 
 SIZES = (2, 3, 4)  # small FoVs: 800 trees per fit keep each fit at about a second
 N_TRAIN, N_TEST = 500, 300

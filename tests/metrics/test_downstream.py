@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from drl_jax.metrics import dci
-from drl_jax.metrics import downstream as downstream_module
+from drl_jax.metrics import _dci as dci
+from drl_jax.metrics import _downstream as downstream_module
 from drl_jax.metrics import mlp as mlp_module
-from drl_jax.metrics.downstream import downstream, pruned_dims
+from drl_jax.metrics._downstream import downstream, pruned_dims
 
 SIZES = (2, 3, 4)
 N_TRAIN, N_TEST = 400, 200

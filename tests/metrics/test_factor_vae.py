@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from drl_jax.metrics.factor_vae import factor_vae_score
+from drl_jax.metrics._factor_vae import factor_vae_score
 
 
 def points(n: int, seed: int, dims_of_fov: list[int], num_codes: int):

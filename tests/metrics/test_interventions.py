@@ -13,8 +13,8 @@ import pytest
 from drl_jax.data.factors import FactorSpace
 from drl_jax.data.ground_truth import LabelledData, from_renderer
 from drl_jax.metrics import interventions
-from drl_jax.metrics.beta_vae import beta_vae_score
-from drl_jax.metrics.factor_vae import factor_vae_score
+from drl_jax.metrics._beta_vae import beta_vae_score
+from drl_jax.metrics._factor_vae import factor_vae_score
 
 SIZES = (2, 3, 4, 5, 6, 4)
 SPACE = FactorSpace(tuple(f"fov{j}" for j in range(len(SIZES))), SIZES)

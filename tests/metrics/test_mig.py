@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import mutual_info_score
 
 from drl_jax.metrics import info
-from drl_jax.metrics.mig import mig
+from drl_jax.metrics._mig import mig
 
 SIZES = (2, 3, 4, 5, 6, 4)
 

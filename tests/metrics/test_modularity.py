@@ -6,7 +6,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from drl_jax.metrics.modularity import modularity, modularity_from_mi
+from drl_jax.metrics._modularity import modularity, modularity_from_mi
 
 N_TRAIN, N_TEST = 1500, 500
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from drl_jax.metrics import omes as omes_lib
-from drl_jax.metrics.omes import ALPHAS, POOLINGS, omes, omes_arrays, scores_from_association
+from drl_jax.metrics import _omes as omes_lib
+from drl_jax.metrics._omes import ALPHAS, POOLINGS, omes, omes_arrays, omes_from_association
 
 
 def published_omes(s: np.ndarray, alpha: float, pooling: str) -> tuple[float, list[float]]:
@@ -29,7 +29,7 @@ def scores(s, active=None, measured=None):
     s = np.asarray(s, np.float32)
     active = np.ones(s.shape[0], bool) if active is None else np.asarray(active)
     measured = np.ones(s.shape[1], bool) if measured is None else np.asarray(measured)
-    return {k: np.asarray(v) for k, v in scores_from_association(s, active, measured).items()}
+    return {k: np.asarray(v) for k, v in omes_from_association(s, active, measured).items()}
 
 
 @pytest.mark.parametrize("shape", [(5, 5), (10, 5), (8, 3)])
@@ -186,7 +186,7 @@ def test_integral_float_labels_are_accepted_and_others_rejected(ground_truth):
     np.testing.assert_allclose(as_float["omes"], omes_arrays(codes, labels)["omes"])
     bad = labels.astype(np.float64)
     bad[7, 2] = 3.5
-    with pytest.raises(ValueError, match="row 7 column 2"):
+    with pytest.raises(ValueError, match=r"index \(7, 2\) is 3.5"):
         omes(codes, bad)
 
 
@@ -194,7 +194,7 @@ def test_integral_float_labels_are_accepted_and_others_rejected(ground_truth):
     "codes, labels, match",
     [
         (np.full((4, 2), np.nan), np.zeros((4, 1), int), "NaN or inf"),
-        (np.zeros((4, 2)), np.zeros((5, 1), int), "rows like the codes"),
+        (np.zeros((4, 2)), np.zeros((5, 1), int), "with the same N"),
         (np.zeros((4,)), np.zeros((4, 1), int), r"\[N, d\]"),
         (np.zeros((4, 2)), np.array([["a"]] * 4), "integer FoV classes"),
     ],

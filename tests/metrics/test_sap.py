@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.svm import LinearSVC
 
-from drl_jax.metrics.sap import sap
+from drl_jax.metrics._sap import sap
 
 SIZES = (2, 3, 4, 5)
 N_TRAIN, N_TEST = 1000, 500

@@ -41,6 +41,10 @@ def _start(args, processes: int, devices: int) -> list[subprocess.Popen]:
             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
             JAX_PLATFORMS="cpu",
             JAX_DISABLE_MOST_OPTIMIZATIONS="1",  # Tiny runs: compile fast.
+            # A compilation cache of this test's own: with a shared one, a process that finds
+            # its programs cached races ahead of one that compiles, and CPU collectives give
+            # up after 30 s waiting for it (Gloo's key-value timeout).
+            JAX_COMPILATION_CACHE_DIR=str(Path(args[1]).parent / "xla_cache"),
         )
         if processes > 1:
             env.update(

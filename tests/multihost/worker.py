@@ -18,15 +18,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import load_config  # noqa: E402
 
-from drl_jax import evaluate, runtime  # noqa: E402
+from drl_jax import runtime  # noqa: E402
 from drl_jax.data import registry  # noqa: E402
-from drl_jax.train import loop  # noqa: E402
+from drl_jax.evaluation import evaluate_models, results  # noqa: E402
+from drl_jax.jobs import common  # noqa: E402
+from drl_jax.jobs import train as train_job  # noqa: E402
 
 
 def train(out: str, preset: str) -> None:
     config = load_config("train_source", preset)
     config.workdir = out
-    state = loop.run(config)
+    state = train_job.run(config)
     held = {}
     for i, leaf in enumerate(jax.tree.leaves(state.params)):
         for shard in leaf.addressable_shards:
@@ -37,17 +39,17 @@ def train(out: str, preset: str) -> None:
 
 
 def evaluate_all(out: str) -> None:
-    settings = load_config("evaluate", "quick").eval
-    settings.metrics = ("omes", "mig")
-    settings.num_samples, settings.num_train, settings.omes_pairs_per_fov = 400, 300, 100
+    block = load_config("evaluate", "quick").eval
+    block.metrics = ("omes", "mig")
+    block.num_samples, block.num_train, block.omes_pairs_per_fov = 400, 300, 100
     model_dirs = sorted(glob.glob(f"{out}/source/*/*"))
-    rows = evaluate.evaluate_models(
+    rows = evaluate_models(
         model_dirs,
         registry.load("procedural_dsprites"),
         [f"{out}/eval/{Path(d).name}" for d in model_dirs],
-        settings,
+        common.evaluation_settings(block),
     )
-    evaluate.write_tables(f"{out}/eval", rows)
+    results.write_tables(f"{out}/eval", rows)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from conftest import ROOT, load_config
 from drl_jax.data import registry
 from drl_jax.data.ground_truth import from_renderer
 from drl_jax.errors import UsageError
+from drl_jax.jobs import common
+from drl_jax.jobs import train as train_job
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import loop
 
@@ -49,7 +51,7 @@ def params_of(model_dir):
 def straight_run(tmp_path_factory):
     """The workdir of one uninterrupted tiny run of STEPS steps (in this process)."""
     workdir = tmp_path_factory.mktemp("straight")
-    loop.run(tiny_config(workdir))
+    train_job.run(tiny_config(workdir))
     return workdir
 
 
@@ -72,7 +74,7 @@ def test_quick_run_learns_and_writes_its_files(straight_run):
     assert card.architecture == "dlib" and card.hparams["beta"] == 1.0
     # Rerunning a finished run does nothing.
     before = (model_dir / "train_log.jsonl").stat().st_mtime
-    loop.run(tiny_config(straight_run))
+    train_job.run(tiny_config(straight_run))
     assert (model_dir / "train_log.jsonl").stat().st_mtime == before
 
 
@@ -115,10 +117,10 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(straight_run,
     poisoned = from_renderer(
         "nan", good.space, 1, lambda f: jnp.full((f.shape[0], 64, 64, 1), jnp.nan)
     )
-    cards = loop.model_cards(config, "procedural_dsprites", 1)
+    method = common.method(config)
+    cards = common.model_cards(config, method, "procedural_dsprites", 1)
     model_dirs = [tmp_path / MODEL.parent / card.model_id for card in cards]
-    method = loop.check_sweep(config)
-    schedule = loop.schedule_from_config(config.train, STEPS + 20, 1, 20)
+    schedule = common.schedule(config.train, STEPS + 20, 1, 20)
     with pytest.raises(loop.TrainingDiverged, match=r"at step 41 \(in steps 41-50\).*step 40"):
         loop.train(poisoned, cards, model_dirs, method, 1e-3, 1.0, schedule)
     assert params_of(model_dirs[0])[1] == params_of(model_dirs[1])[1] == STEPS
@@ -127,4 +129,4 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(straight_run,
 def test_steps_must_be_multiples_of_steps_per_call(tmp_path):
     config = tiny_config(tmp_path, steps=35)
     with pytest.raises(UsageError, match="not a multiple of train.steps_per_call=10"):
-        loop.run(config)
+        train_job.run(config)

@@ -32,9 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from drl_jax.data.ground_truth import IMAGE_SIZE
+
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
-IMAGE_SIZE = 64
 
 # Geometry in pixels at scale 1.0; sprites are scaled by the scale value (0.5..1.0).
 POSITION_ORIGIN = 16.0  # centre at pos 0 (pixels from the image's top-left corner)

@@ -31,13 +31,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from drl_jax.data.ground_truth import IMAGE_SIZE
+
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
 FACTOR_SIZES = (10, 10, 10, 8, 4, 15)
 SHAPE_NAMES = ("cube", "cylinder", "sphere", "capsule")
 HUES = np.linspace(0.0, 1.0, 10, endpoint=False)
 SCALES = np.linspace(0.75, 1.25, 8)
 ORIENTATIONS_DEG = np.linspace(-30.0, 30.0, 15)
-IMAGE_SIZE = 64
 
 _CAMERA_POSITION = (0.0, 3.3, -8.0)
 _CAMERA_TARGET = (0.0, 1.1, 0.0)

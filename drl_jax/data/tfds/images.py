@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-IMAGE_SIZE = 64
+from drl_jax.data.ground_truth import IMAGE_SIZE
 
 _MODES = {1: "L", 3: "RGB"}
 

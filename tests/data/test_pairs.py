@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
+from drl_jax.data import pairs
 from drl_jax.data.factors import FactorSpace
-from drl_jax.metrics import pairs
 
 
 def brute_force_groups(labels, fov):

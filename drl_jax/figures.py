@@ -1,4 +1,4 @@
-"""Figures a person reads: association matrices, per-FoV scores, image grids (PNG)."""
+"""Figures a person reads (PNG): association matrices, per-FoV scores."""
 
 from __future__ import annotations
 
@@ -75,28 +75,4 @@ def fov_bars(
     axis.set_title(title)
     if len(series) > 1:
         axis.legend(fontsize=8)
-    _save(figure, path)
-
-
-def image_grid(
-    images: np.ndarray, path: str | epath.PathLike, title: str = "", row_labels: Sequence[str] = ()
-) -> None:
-    """Saves images float [R, K, H, W, C] in [0, 1] as an R x K grid."""
-    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
-    rows, cols = images.shape[:2]
-    figure, axes = plt.subplots(
-        rows, cols, figsize=(0.9 * cols + 0.8, 0.9 * rows + 0.4), squeeze=False
-    )
-    for r in range(rows):
-        for c in range(cols):
-            image = images[r, c]
-            axes[r, c].imshow(
-                image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
-            )
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-        if r < len(row_labels):
-            axes[r, 0].set_ylabel(row_labels[r], fontsize=7, rotation=0, ha="right", va="center")
-    if title:
-        figure.suptitle(title, fontsize=9)
     _save(figure, path)

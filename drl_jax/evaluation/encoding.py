@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from drl_jax.data import pairs
 from drl_jax.data.ground_truth import GridData, GroundTruthData
-from drl_jax.metrics import pairs
 from drl_jax.models import losses
 from drl_jax.models.architectures import VAE
 

@@ -3,22 +3,28 @@
 `representations.npz`: keys `mean` and `sampled`, each float32 [N, d] (the
 encoder mean and a posterior sample). `classes.csv`: a header of FoV names and
 one row of integer FoV classes per sample. Integral floats such as `9.0`
-(written by pandas from float arrays) are accepted on reading.
+(written by pandas from float arrays) are accepted on reading. A file that is
+not what its name says is a UsageError naming the file and what it should hold.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
 from etils import epath
 
 from drl_jax.errors import UsageError
+from drl_jax.metrics import info
 from drl_jax.workdir import write_atomic
 
 MODES = ("mean", "sampled")
+NPZ, CSV = "representations.npz", "classes.csv"
+_NPZ_HOLDS = "float arrays 'mean' and 'sampled' [N, d] (numpy.savez)"
+_CSV_HOLDS = "a header of FoV names and one row of integer FoV classes per sample"
 
 
 def read(
@@ -32,44 +38,56 @@ def read(
     if mode not in MODES:
         raise UsageError(f"mode must be one of {MODES}, got {mode!r}: set --config.mode=mean.")
     directory = epath.Path(directory)
-    npz_path, csv_path = directory / "representations.npz", directory / "classes.csv"
-    for path in (npz_path, csv_path):
+    npz_path, csv_path = directory / NPZ, directory / CSV
+    for path, holds in ((npz_path, _NPZ_HOLDS), (csv_path, _CSV_HOLDS)):
         if not path.exists():
-            raise UsageError(
-                f"{path} not found: the input folder must hold representations.npz (keys "
-                "'mean', 'sampled') and classes.csv (FoV names, one row per sample)."
-            )
-    with npz_path.open("rb") as f, np.load(f) as npz:
-        if mode not in npz:
-            raise UsageError(
-                f"{npz_path} has no key {mode!r} (keys: {sorted(npz.keys())}); "
-                f"pick one with --config.mode."
-            )
-        codes = np.asarray(npz[mode])
+            raise UsageError(f"{path} not found: the input folder must hold {NPZ} ({holds}).")
+    codes = _read_codes(npz_path, mode)
     names, labels = _read_classes(csv_path)
-    if codes.ndim != 2:
-        raise UsageError(f"{npz_path}[{mode!r}] must be [N, d], got shape {codes.shape}.")
-    if len(labels) != len(codes):
+    if codes.ndim == 2 and len(labels) != len(codes):
         raise UsageError(
             f"{csv_path} has {len(labels)} rows but {npz_path}[{mode!r}] has {len(codes)}: "
             "both must describe the same samples in the same order."
         )
-    if not np.all(np.isfinite(codes)):
-        row, col = np.argwhere(~np.isfinite(codes))[0]
-        raise UsageError(f"{npz_path}[{mode!r}] holds NaN or inf (first at row {row}, dim {col}).")
+    try:
+        codes, labels = info.check_codes_factors(codes, labels, f"{npz_path}[{mode!r}]")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return codes.astype(np.float32), labels, names
 
 
+def _read_codes(path: epath.Path, mode: str) -> np.ndarray:
+    try:
+        with path.open("rb") as f, np.load(f) as npz:
+            if mode not in npz:
+                raise UsageError(
+                    f"{path} has no key {mode!r} (keys: {sorted(npz.keys())}); it should hold "
+                    f"{_NPZ_HOLDS}. Pick a key with --config.mode."
+                )
+            return np.asarray(npz[mode])
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as error:
+        raise UsageError(
+            f"{path} is not a readable .npz archive ({type(error).__name__}): it should hold "
+            f"{_NPZ_HOLDS}."
+        ) from None
+
+
 def _read_classes(path: epath.Path) -> tuple[list[str], np.ndarray]:
-    rows = list(csv.reader(io.StringIO(path.read_text())))
+    try:
+        rows = list(csv.reader(io.StringIO(path.read_text())))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(
+            f"{path} is not a CSV text file ({error}): it should hold {_CSV_HOLDS}."
+        ) from None
     if not rows or not rows[0]:
-        raise UsageError(f"{path} is empty: it needs a header of FoV names and one row per sample.")
+        raise UsageError(f"{path} is empty: it should hold {_CSV_HOLDS}.")
     names, body = [n.strip() for n in rows[0]], [r for r in rows[1:] if r]
     labels = np.zeros((len(body), len(names)), np.int64)
     for i, row in enumerate(body):
         if len(row) != len(names):
             raise UsageError(
-                f"{path} line {i + 2} has {len(row)} values for {len(names)} FoVs {names}."
+                f"{path} line {i + 2} has {len(row)} values for {len(names)} FoVs {names} "
+                "(a truncated or malformed file?)."
             )
         for j, text in enumerate(row):
             try:
@@ -93,12 +111,11 @@ def write(
 ) -> None:
     """Writes representations.npz (mean, sampled float32 [N, d]) and classes.csv (int [N, F])."""
     directory = epath.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, mean=np.asarray(mean, np.float32), sampled=np.asarray(sampled, np.float32))
-    write_atomic(directory / "representations.npz", buffer.getvalue())
+    write_atomic(directory / NPZ, buffer.getvalue())
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(names)
     writer.writerows(np.asarray(labels, np.int64).tolist())
-    write_atomic(directory / "classes.csv", text.getvalue())
+    write_atomic(directory / CSV, text.getvalue())

@@ -29,31 +29,9 @@ scores only within one backend):
 * `mlp_backend="jax"`: sklearn's MLP rewritten in JAX, every net of a model in one
   jitted program (mlp.py: what it mirrors and where it departs).
 
-Measured by benchmarks/bench_metrics.py (noisy linear mixture codes, d = 10, 2 shared
-CPU cores). Seconds for full + pruned, exact or sklearn / backend; the exact and
-lightgbm GBT seconds include DCI's fit, which they share, while with hist the suite
-still fits DCI's exact GBTs. Mean test accuracy, exact or sklearn -> backend (the
-dSprites rows from an earlier run, with sklearn's MLP in float64):
-
-| FoV sizes (train / test)         | backend  | seconds    | full            | pruned          |
-|----------------------------------|----------|------------|-----------------|-----------------|
-| 10 10 10 8 4 15 (10,000 / 5,000) | lightgbm | 181 / 11   | 0.478 -> 0.487  | 0.248 -> 0.261  |
-|                                  | hist     | 181 / 14   | 0.478 -> 0.496  | 0.248 -> 0.259  |
-|                                  | jax MLP  | 115 / 200  | 0.727 -> 0.734  | 0.264 -> 0.260  |
-| 3 6 40 32 32 (2,000 / 1,000)     | lightgbm | 119 / 14   | 0.454 -> 0.468  | 0.294 -> 0.298  |
-|                                  | hist     | 119 / 12   | 0.454 -> 0.475  | 0.294 -> 0.295  |
-|                                  | jax MLP  | 68 / 55    | 0.579 -> 0.580  | 0.308 -> 0.314  |
-
-Per FoV, backend - exact or sklearn (full; pruned). Shapes3D sizes: lightgbm -0.003
-to +0.022; +0.004 to +0.022. hist +0.005 to +0.032; +0.004 to +0.022. jax -0.001 to
-+0.010; -0.010 to +0.004. dSprites sizes: lightgbm -0.001 to +0.028; -0.010 to +0.022.
-hist +0.001 to +0.044; -0.018 to +0.016. jax -0.013 to +0.013; -0.008 to +0.036
-(posX, 32 classes, 1,000 test samples). The lightgbm and hist pruned fits include ~5 s
-of starting joblib's worker processes (the benchmark stops them after each row). On
-CPU the jax MLP is slower than sklearn's (both in float32): the float work is the same,
-and where sklearn stops nets one by one the program runs until the slowest stops (3 of
-sklearn's 12 Shapes3D nets reached 200 epochs). Its point is an accelerator, where it has
-not been measured.
+Measured agreement with the exact backends and speed: README, "The metric suite"
+(benchmarks/bench_metrics.py). On CPU the jax MLP is slower than sklearn's: where
+sklearn stops nets one by one, the program runs until the slowest stops.
 """
 
 from __future__ import annotations
@@ -68,7 +46,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from drl_jax.metrics import dci, info, mlp
+from drl_jax.metrics import _dci as dci
+from drl_jax.metrics import info, mlp
 
 CLASSIFIERS = ("gbt", "mlp")
 PRUNINGS = ("per_fov", "union")
@@ -168,6 +147,30 @@ def downstream(
     test = info.check_codes_factors(codes_test, factors_test, "codes_test")
     info.check_split(train, test)
     num_codes, num_factors = train[0].shape[1], train[1].shape[1]
+    _check_backends(classifiers, gbt_backend, mlp_backend)
+    if gbts is not None:
+        _check_gbts(gbts, gbt_backend, num_factors, num_codes)
+    variants = {"full": [list(range(num_codes))] * num_factors}
+    if dims_per_fov is not None:
+        variants["pruned"] = pruned_dims(dims_per_fov, num_codes, num_factors, pruning)
+    accuracy = _sklearn_accuracies(
+        train, test, variants, classifiers, gbt_backend, mlp_backend, seed, n_jobs, gbts
+    )
+    if "mlp" in classifiers and mlp_backend == "jax":
+        dims_of_net = {
+            (variant, j): dims
+            for variant, dims_of in variants.items()
+            for j, dims in enumerate(dims_of)
+            if dims
+        }
+        accuracy |= mlp.mlp_accuracy(train, test, dims_of_net, seed)
+    if gbts is not None and "gbt" in classifiers:
+        for j, model in enumerate(gbts):
+            accuracy["gbt", "full", j] = float(np.mean(model.predict(test[0]) == test[1][:, j]))
+    return _summary(accuracy, classifiers, variants, num_factors)
+
+
+def _check_backends(classifiers: Sequence[str], gbt_backend: str, mlp_backend: str) -> None:
     if (
         not set(classifiers) <= set(CLASSIFIERS)
         or gbt_backend not in GBT_BACKENDS
@@ -178,22 +181,30 @@ def downstream(
             f"{GBT_BACKENDS} and mlp_backend one of {MLP_BACKENDS}, got "
             f"{tuple(classifiers)}, {gbt_backend!r} and {mlp_backend!r}."
         )
-    if gbts is not None and (
-        gbt_backend not in dci.GBT_BACKENDS
+
+
+def _check_gbts(gbts: Sequence[dci.GBT], backend: str, num_factors: int, num_codes: int) -> None:
+    """Raises ValueError unless gbts are num_factors fitted GBTs of `backend` on num_codes dims."""
+    if (
+        backend not in dci.GBT_BACKENDS
         or len(gbts) != num_factors
         or any(
-            not isinstance(m, dci.GBT_BACKENDS[gbt_backend]) or m.n_features_in_ != num_codes
+            not isinstance(m, dci.GBT_BACKENDS[backend]) or m.n_features_in_ != num_codes
             for m in gbts
         )
     ):
         raise ValueError(
-            f"gbts must be {num_factors} GBTs of gbt_backend {gbt_backend!r} (one of "
+            f"gbts must be {num_factors} GBTs of gbt_backend {backend!r} (one of "
             f"{tuple(dci.GBT_BACKENDS)}) fitted on {num_codes} dimensions, got "
             f"{[type(m).__name__ for m in gbts]} fitted on {[m.n_features_in_ for m in gbts]}."
         )
-    variants = {"full": [list(range(num_codes))] * num_factors}
-    if dims_per_fov is not None:
-        variants["pruned"] = pruned_dims(dims_per_fov, num_codes, num_factors, pruning)
+
+
+def _sklearn_accuracies(
+    train, test, variants, classifiers, gbt_backend, mlp_backend, seed, n_jobs, gbts
+) -> dict[tuple[str, str, int], float]:
+    """(classifier, variant, FoV) -> test accuracy of every fit sklearn or lightgbm runs
+    (in parallel); fits given elsewhere (`gbts`, the jax MLPs) are left out."""
     fitted_elsewhere = {("gbt", "full")} if gbts is not None else set()
     if mlp_backend == "jax":
         fitted_elsewhere |= {("mlp", variant) for variant in variants}
@@ -213,18 +224,11 @@ def downstream(
         for j, dims in enumerate(dims_of)
         if dims and (kind, variant) not in fitted_elsewhere
     }
-    accuracy = dict(zip(fits, joblib.Parallel(n_jobs=n_jobs)(fits.values()), strict=True))
-    if "mlp" in classifiers and mlp_backend == "jax":
-        dims_of_net = {
-            (variant, j): dims
-            for variant, dims_of in variants.items()
-            for j, dims in enumerate(dims_of)
-            if dims
-        }
-        accuracy |= mlp.mlp_accuracy(train, test, dims_of_net, seed)
-    if gbts is not None and "gbt" in classifiers:
-        for j, model in enumerate(gbts):
-            accuracy["gbt", "full", j] = float(np.mean(model.predict(test[0]) == test[1][:, j]))
+    return dict(zip(fits, joblib.Parallel(n_jobs=n_jobs)(fits.values()), strict=True))
+
+
+def _summary(accuracy, classifiers, variants, num_factors) -> dict[str, float | list | None]:
+    """Per-FoV lists and their means per (classifier, variant), and the pruned dims."""
     result: dict[str, float | list | None] = {}
     for kind in classifiers:
         for variant in variants:

@@ -1,4 +1,4 @@
-"""BetaVAE score (Higgins et al. 2017), the scoring half; sampling is in interventions.py.
+"""BetaVAE score (Higgins et al. 2017): `beta_vae` samples and scores, `beta_vae_score` scores.
 
 Each point is a batch of 64 pairs of images that share FoV j (drawn uniformly)
 and are otherwise random; its feature is mean_batch |r(x1) - r(x2)| [d] and its
@@ -14,12 +14,44 @@ from dlib beyond the input checks; the features are the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jax
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from drl_jax.metrics import info
+from drl_jax.data.ground_truth import GridData
+from drl_jax.metrics import info, interventions
+
+
+def beta_vae(
+    data: GridData,
+    encode: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    *,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """BetaVAE score of an encoder on a full FoV grid.
+
+    Args:
+      data: the dataset to intervene on.
+      encode: images float32 [B, 64, 64, C] -> codes [B, d], jittable (a
+        `jax.tree_util.Partial` shares one compile across models; interventions.py).
+      key: PRNG key of the sampled points.
+      num_train, num_eval: points (batches of 64 pairs) to fit and to score the classifier.
+      seed: `random_state` of the logistic regression.
+
+    Returns:
+      `beta_vae_score`'s dict.
+    """
+    samples = interventions.beta_vae_samples(
+        data, encode, key, num_train=num_train, num_eval=num_eval
+    )
+    return beta_vae_score(**samples, seed=seed)
 
 
 def beta_vae_score(

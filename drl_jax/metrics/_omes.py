@@ -35,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drl_jax.metrics import pairs as pair_lib
+from drl_jax.data import pairs as pair_lib
+from drl_jax.metrics import info
 
 ALPHAS = tuple(round(0.1 * i, 1) for i in range(11))
 POOLINGS = ("max", "avg")
@@ -85,7 +86,7 @@ def active_dimensions(codes: jax.Array, threshold: float = INACTIVE_STD) -> jax.
     return jnp.std(codes, axis=0, ddof=1) >= threshold
 
 
-def scores_from_association(
+def omes_from_association(
     s: jax.Array, active: jax.Array, measured: jax.Array
 ) -> dict[str, jax.Array]:
     """OS, MES and OMES for all alphas and both poolings from S.
@@ -155,7 +156,7 @@ def omes_from_pair_codes(
       inactive_threshold: std below which a dimension is inactive.
 
     Returns:
-      `scores_from_association`'s dict plus `association` [d, F] (S before removing
+      `omes_from_association`'s dict plus `association` [d, F] (S before removing
       inactive rows), `active` bool [d], `measured` bool [F], `n_pairs` int32 [F].
       vmap it (or call `omes_arrays`) for a leading model axis.
     """
@@ -163,7 +164,7 @@ def omes_from_pair_codes(
     active = active_dimensions(sample_codes, inactive_threshold)
     n_pairs = valid.sum(axis=1).astype(jnp.int32)
     measured = n_pairs >= _MIN_PAIRS
-    result = scores_from_association(s, active, measured)
+    result = omes_from_association(s, active, measured)
     return result | {"association": s, "active": active, "measured": measured, "n_pairs": n_pairs}
 
 
@@ -178,7 +179,7 @@ def _omes_mined(codes, index, valid, inactive_threshold):
     active = active_dimensions(columns, inactive_threshold).reshape(num_models, latent_dim)
     n_pairs = valid.sum(axis=1).astype(jnp.int32)
     measured = n_pairs >= _MIN_PAIRS
-    result = jax.vmap(scores_from_association, in_axes=(0, 0, None))(s, active, measured)
+    result = jax.vmap(omes_from_association, in_axes=(0, 0, None))(s, active, measured)
     repeat = functools.partial(jnp.broadcast_to, shape=(num_models, *measured.shape))
     return result | {
         "association": s,
@@ -205,9 +206,8 @@ def omes_arrays(
     Returns:
       `omes_from_pair_codes`'s dict as numpy arrays with a leading M axis.
     """
-    codes = np.asarray(codes)
+    codes, labels = info.check_codes_factors(codes, labels, model_axis=True)
     batched = codes[None] if codes.ndim == 2 else codes
-    labels = check_inputs(batched, labels)
     index, valid = pair_lib.pad_pairs(
         pair_lib.mine_pairs(labels, max_pairs_per_fov=max_pairs_per_fov, seed=seed)
     )
@@ -219,7 +219,10 @@ def omes(
     codes: Any,
     labels: Any,
     factor_names: Sequence[str] | None = None,
-    **options,
+    *,
+    max_pairs_per_fov: int = pair_lib.MAX_PAIRS_PER_FOV,
+    seed: int = 0,
+    inactive_threshold: float = INACTIVE_STD,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """OMES of representations on numpy arrays, in the OMES job's JSON layout.
 
@@ -232,49 +235,30 @@ def omes(
       codes: float [N, d] or [M, N, d] representations.
       labels: int [N, F] FoV classes (integral floats such as 9.0 are accepted).
       factor_names: F names (default `fov0`, `fov1`, ...).
-      **options: `max_pairs_per_fov`, `seed`, `inactive_threshold` (see `omes_arrays`).
+      max_pairs_per_fov, seed, inactive_threshold: as in `omes_arrays`.
 
     Returns:
-      A dict per model (a list of them for [M, N, d]); see `to_json`.
+      A dict per model (a list of them for [M, N, d]); see `omes_report`.
     """
-    result = omes_arrays(codes, labels, **options)
+    result = omes_arrays(
+        codes,
+        labels,
+        max_pairs_per_fov=max_pairs_per_fov,
+        seed=seed,
+        inactive_threshold=inactive_threshold,
+    )
     num_factors = result["association"].shape[-1]
     names = list(factor_names) if factor_names else [f"fov{j}" for j in range(num_factors)]
     if len(names) != num_factors:
         raise ValueError(f"Got {len(names)} factor names for {num_factors} FoVs: {names}.")
     reports = [
-        to_json(jax.tree.map(lambda a, m=m: a[m], result), names)
+        omes_report(jax.tree.map(lambda a, m=m: a[m], result), names)
         for m in range(len(result["omes"]))
     ]
     return reports[0] if np.asarray(codes).ndim == 2 else reports
 
 
-def check_inputs(codes: np.ndarray, labels: Any) -> np.ndarray:
-    """Validates codes [M, N, d] and labels [N, F]; returns labels as int64."""
-    labels = np.asarray(labels)
-    if codes.ndim != 3 or codes.shape[-1] < 1:
-        raise ValueError(f"codes must be [N, d] or [M, N, d], got shape {codes.shape}.")
-    if labels.ndim != 2 or labels.shape[0] != codes.shape[1]:
-        raise ValueError(
-            f"labels must be [N, F] with N = {codes.shape[1]} rows like the codes, got "
-            f"labels {labels.shape} for codes {codes.shape}."
-        )
-    if not np.all(np.isfinite(codes)):
-        bad = np.argwhere(~np.isfinite(codes))[0]
-        raise ValueError(f"codes contain NaN or inf (first at index {tuple(bad)}).")
-    if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            bad = np.argwhere(~np.isfinite(labels) | (labels != np.round(labels)))[0]
-            raise ValueError(
-                f"labels must be integral FoV classes; row {bad[0]} column {bad[1]} is "
-                f"{labels[tuple(bad)]}."
-            )
-    elif labels.dtype.kind not in "iub":
-        raise ValueError(f"labels must be integer FoV classes, got dtype {labels.dtype}.")
-    return labels.astype(np.int64)
-
-
-def to_json(result: dict[str, np.ndarray], names: Sequence[str]) -> dict[str, Any]:
+def omes_report(result: dict[str, np.ndarray], names: Sequence[str]) -> dict[str, Any]:
     """One model's arrays -> the OMES job's JSON layout (see README).
 
     Unmeasured FoVs are null; `association` gives original dimension indices.

@@ -1,4 +1,4 @@
-"""FactorVAE score (Kim & Mnih 2018), the scoring half; sampling is in interventions.py.
+"""FactorVAE score (Kim & Mnih 2018): `factor_vae` samples and scores, `factor_vae_score` scores.
 
 Each point is a batch of 64 images that share FoV j (drawn uniformly) and are
 otherwise random. Its code variances (ddof=1) per dimension, divided by the
@@ -23,12 +23,48 @@ reports the length of its boolean mask, i.e. d).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jax
 import numpy as np
 from numpy.typing import ArrayLike
 
-from drl_jax.metrics import info
+from drl_jax.data.ground_truth import GridData
+from drl_jax.metrics import info, interventions
 
 ACTIVE_STD = 0.05
+
+
+def factor_vae(
+    data: GridData,
+    encode: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    *,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    num_variance_estimate: int = 10_000,
+) -> dict[str, float | int]:
+    """FactorVAE score of an encoder on a full FoV grid.
+
+    Args:
+      data: the dataset to intervene on.
+      encode: images float32 [B, 64, 64, C] -> codes [B, d], jittable (see `beta_vae`).
+      key: PRNG key of the sampled points.
+      num_train, num_eval: points (batches of 64 images) for the vote and the score.
+      num_variance_estimate: random images for the global code variances.
+
+    Returns:
+      `factor_vae_score`'s dict.
+    """
+    samples = interventions.factor_vae_samples(
+        data,
+        encode,
+        key,
+        num_train=num_train,
+        num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate,
+    )
+    return factor_vae_score(**samples)
 
 
 def _votes(

@@ -1,4 +1,5 @@
-"""Pairs of samples that differ in exactly one FoV (OMES's interventions).
+"""Pairs of samples that differ in exactly one FoV: OMES's interventions, weak pairs of
+labelled datasets.
 
 Two sources, SPEC section 1:
 

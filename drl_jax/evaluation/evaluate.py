@@ -1,0 +1,227 @@
+"""Batched evaluation of many checkpoints on a ground-truth dataset (SPEC section 2).
+
+Models are grouped by architecture; each group's parameters are stacked and the
+encoder is vmapped over the model axis (`encoding`), so every model sees the same
+samples and interventions. OMES is computed for all models of a group in one
+call; the other metrics follow per model (`drl_jax.metrics.score`). Each model's
+output folder gets representations.npz, classes.csv, association_matrix.csv/.png
+and metrics.json (layout in README); a model whose metrics.json exists is not
+recomputed. In a multi-host run each process evaluates every process_count-th
+model and process 0 writes the tables (`results.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from etils import epath
+from jax.experimental import multihost_utils
+from jax.tree_util import Partial
+from tqdm import tqdm
+
+from drl_jax.data import variants
+from drl_jax.data.ground_truth import GridData, GroundTruthData
+from drl_jax.errors import UsageError
+from drl_jax.evaluation import association, encoding, representations
+from drl_jax.metrics import (
+    METRICS,
+    MetricInputs,
+    MetricOptions,
+    omes_arrays,
+    omes_from_pair_codes,
+    registry,
+    score,
+)
+from drl_jax.train import checkpoint as ckpt
+from drl_jax.workdir import read_json, write_json
+
+OMES_PAIRS = ("auto", "intervene", "mine")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationSettings:
+    """What is evaluated and on how many samples (SPEC section 2 defaults).
+
+    Attributes:
+      metrics: names from `drl_jax.metrics.METRICS`.
+      num_samples: encoded samples (representations.npz); the first num_train train
+        the classifiers, the rest test them.
+      chunk_size: images encoded per device call.
+      seed: the samples' and interventions' PRNG seed.
+      omes_pairs: "intervene" (full grids), "mine" (pairs in the samples' labels) or
+        "auto" (intervene where the dataset is a full grid).
+      omes_pairs_per_fov: intervention pairs per FoV.
+      options: how the metrics are computed.
+    """
+
+    metrics: tuple[str, ...] = tuple(METRICS)
+    num_samples: int = 15_000
+    num_train: int = 10_000
+    chunk_size: int = 500
+    seed: int = 0
+    omes_pairs: str = "auto"
+    omes_pairs_per_fov: int = 5_000
+    options: MetricOptions = MetricOptions()
+
+    def __post_init__(self):
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        registry.check_names(self.metrics)
+        if self.omes_pairs not in OMES_PAIRS:
+            raise ValueError(f"omes_pairs must be one of {OMES_PAIRS}, got {self.omes_pairs!r}.")
+        if not 2 <= self.num_train <= self.num_samples - 2:
+            raise ValueError(
+                f"num_train={self.num_train} must leave at least 2 of num_samples="
+                f"{self.num_samples} on each side of the split."
+            )
+
+
+def evaluate_models(
+    model_dirs: Sequence[epath.PathLike],
+    data: GroundTruthData,
+    out_dirs: Sequence[epath.PathLike],
+    settings: EvaluationSettings,
+    *,
+    which: str = "last",
+    description: str = "evaluate",
+) -> list[dict[str, Any]]:
+    """Evaluates every model folder on `data`, writing each result to its out folder.
+
+    Args:
+      model_dirs: drl_jax model folders (model.json + checkpoints).
+      data: the dataset; converted to each model's channel count where it differs.
+      out_dirs: one output folder per model.
+      which: the checkpoint of each model: "last" or "best".
+
+    Returns:
+      The metrics.json content of every model (finished ones are read back).
+    """
+    mine = [i for i in range(len(model_dirs)) if i % jax.process_count() == jax.process_index()]
+    if jax.process_count() > 1:
+        print(
+            f"process {jax.process_index()} of {jax.process_count()} evaluates models "
+            f"{mine} of {len(model_dirs)}",
+            flush=True,
+        )
+    todo = [i for i in mine if not (epath.Path(out_dirs[i]) / "metrics.json").exists()]
+    cards = {i: ckpt.read_card(model_dirs[i]) for i in todo}
+    groups = defaultdict(list)
+    for i in todo:
+        groups[cards[i].group].append(i)
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=description, unit="model")
+    for members in groups.values():
+        loaded = [ckpt.load_variables(model_dirs[i], which) for i in members]
+        group = _encode_group(
+            cards[members[0]], [variables for variables, _ in loaded], data, settings
+        )
+        for m, i in enumerate(members):
+            checkpoint = {"folder": str(model_dirs[i]), "which": which, "step": loaded[m][1]}
+            _evaluate_one(group, m, cards[i], checkpoint, out_dirs[i], settings)
+            bar.update()
+    bar.close()
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("drl_jax evaluate: all models written")
+    return [read_json(epath.Path(d) / "metrics.json") for d in out_dirs]
+
+
+@dataclasses.dataclass
+class _Group:
+    """M stacked models of one architecture and what they encoded."""
+
+    vae: Any
+    variables: dict  # [M, ...]
+    dataset: str  # the name of the dataset asked for
+    data: GroundTruthData  # it, in the models' channel count
+    encoded: dict[str, np.ndarray]  # encoding.encode_images' dict, [M, N, ...]
+    factors: np.ndarray  # int [N, F]
+    omes: dict[str, np.ndarray] | None  # OMES arrays [M, ...]
+    key: jax.Array
+
+
+def _encode_group(card, model_variables, data, settings: EvaluationSettings) -> _Group:
+    """Stacks a group's variables, encodes the samples, and computes OMES for all models."""
+    vae, dataset = card.vae(), data.name
+    if data.channels != card.channels:  # the documented conversion (gray <-> RGB)
+        data = variants.to_channels(data, card.channels)
+    variables = jax.tree.map(lambda *xs: np.stack(xs), *model_variables)
+    key = jax.random.key(settings.seed)
+    encoded, factors = encoding.encode_samples(
+        vae, variables, data, key, settings.num_samples, settings.chunk_size
+    )
+    omes = None
+    if "omes" in settings.metrics:
+        omes_key = jax.random.fold_in(key, 7)
+        omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings)
+    return _Group(vae, variables, dataset, data, encoded, factors, omes, key)
+
+
+def _omes_arrays(vae, variables, data, key, encoded, factors, settings) -> dict[str, np.ndarray]:
+    """OMES arrays [M, ...] of all models: from interventions (full grids) or mined pairs."""
+    mode = settings.omes_pairs
+    if mode == "auto":
+        mode = "intervene" if isinstance(data, GridData) else "mine"
+    if mode == "mine":
+        return omes_arrays(
+            encoded["mean"],
+            factors,
+            max_pairs_per_fov=settings.options.max_pairs_per_fov,
+            seed=settings.seed,
+            inactive_threshold=settings.options.inactive_threshold,
+        )
+    if not isinstance(data, GridData):
+        raise UsageError(f"{data.name} is not a full FoV grid: set eval.omes_pairs='mine'.")
+    z1, z2, valid = encoding.encode_interventions(
+        vae, variables, data, key, settings.omes_pairs_per_fov, settings.chunk_size
+    )
+    one_model = functools.partial(
+        omes_from_pair_codes, inactive_threshold=settings.options.inactive_threshold
+    )
+    batched = jax.vmap(one_model, in_axes=(0, 0, None, 0))(z1, z2, valid, encoded["mean"])
+    return jax.tree.map(np.asarray, batched)
+
+
+def _encode_means(vae, model_variables, images):
+    return vae.apply(model_variables, images, False, method="encode")[0]
+
+
+def _evaluate_one(group: _Group, m: int, card, checkpoint, out_dir, settings) -> None:
+    """Scores model m of a group and writes its folder; metrics.json last (it marks it done)."""
+    model_variables = jax.tree.map(lambda x: x[m], group.variables)
+    names = tuple(group.data.factor_names)
+    omes = None if group.omes is None else {k: v[m] for k, v in group.omes.items()}
+    inputs = MetricInputs(
+        codes=group.encoded["mean"][m],
+        factors=group.factors,
+        num_train=settings.num_train,
+        factor_names=names,
+        data=group.data,
+        encode=Partial(_encode_means, group.vae, model_variables),
+        key=jax.random.fold_in(group.key, 11),
+        omes=omes,
+        elbo_terms={k: group.encoded[k][m] for k in ("reconstruction", "kl")},
+    )
+    results, seconds = score(inputs, settings.metrics, settings.options)
+    out = epath.Path(out_dir)
+    representations.write(
+        out, group.encoded["mean"][m], group.encoded["sampled"][m], group.factors, names
+    )
+    if omes is not None:
+        title = f"S of {card.model_id} on {group.dataset}"
+        association.write(out, omes, names, title)
+    write_json(
+        out / "metrics.json",
+        {
+            "model": dataclasses.asdict(card),
+            "checkpoint": checkpoint,
+            "dataset": group.dataset,
+            "num_samples": settings.num_samples,
+            "num_train": settings.num_train,
+            **results,
+            "seconds": seconds,
+        },
+    )

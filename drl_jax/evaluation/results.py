@@ -1,0 +1,83 @@
+"""The evaluate job's tables: `results.json` and `results.csv`, one row per checkpoint with
+its headline numbers (OMES at alpha 0.5; accuracies and scores in [0, 1])."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from etils import epath
+
+from drl_jax.workdir import write_atomic, write_json
+
+# column -> (metric, key) of a metrics.json.
+_SCALARS = {
+    "mig": ("mig", "mig"),
+    "dci_disentanglement": ("dci", "dci_disentanglement"),
+    "dci_completeness": ("dci", "dci_completeness"),
+    "dci_informativeness": ("dci", "dci_informativeness_test"),
+    "sap": ("sap", "sap"),
+    "modularity": ("modularity", "modularity"),
+    "explicitness": ("modularity", "explicitness_test"),
+    "gbt_full": ("downstream", "gbt_full"),
+    "gbt_pruned": ("downstream", "gbt_pruned"),
+    "mlp_full": ("downstream", "mlp_full"),
+    "mlp_pruned": ("downstream", "mlp_pruned"),
+    "beta_vae": ("beta_vae", "beta_vae_eval"),
+    "factor_vae": ("factor_vae", "factor_vae_eval"),
+    "elbo": ("elbo", "elbo"),
+    "reconstruction": ("elbo", "reconstruction"),
+}
+
+
+def mean_measured(per_fov: dict[str, float | None]) -> float | None:
+    """The mean over the FoVs that have a value (None if none has)."""
+    values = [v for v in per_fov.values() if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def results_row(metrics: dict[str, Any]) -> dict[str, Any]:
+    """One flat row of a model's headline numbers from its metrics.json content."""
+    row = {
+        "model_id": metrics["model"]["model_id"],
+        "source": metrics["model"]["dataset"],
+        "dataset": metrics["dataset"],
+        "step": metrics["checkpoint"]["step"],
+    }
+    if "omes" in metrics:
+        report = metrics["omes"]
+        row |= {
+            "omes_max": report["max"]["0.5"],
+            "omes_avg": report["avg"]["0.5"],
+            "os_max": mean_measured(report["os"]["max"]),
+            "mes_max": mean_measured(report["mes"]["max"]),
+        }
+    for column, (metric, key) in _SCALARS.items():
+        if metric in metrics and key in metrics[metric]:
+            row[column] = metrics[metric][key]
+    return row
+
+
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV, the columns in order of first appearance."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_tables(root: epath.PathLike, all_metrics: Sequence[dict[str, Any]]) -> list[dict]:
+    """Writes results.json and results.csv (one row per checkpoint) under root (process 0)."""
+    rows = [results_row(m) for m in all_metrics]
+    if jax.process_index() != 0 or not rows:
+        return rows
+    root = epath.Path(root)
+    write_json(root / "results.json", rows)
+    write_atomic(root / "results.csv", csv_text(rows))
+    return rows

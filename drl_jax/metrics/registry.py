@@ -1,0 +1,273 @@
+"""The metric suite by name (SPEC section 2): what each metric needs and how it is computed.
+
+`METRICS` maps a name to a `Metric`; `score(inputs, names, options)` computes the
+named metrics of one model's representation (`MetricInputs`) with typed
+`MetricOptions`. Metrics share what they derive: the GBTs DCI fits are the
+downstream task's full-code GBTs (same backend), and OMES's best dimension per FoV
+is what the pruned downstream task keeps. OMES arrays computed for many models at
+once (`omes_arrays`, `omes_from_pair_codes`) can be handed in; otherwise OMES mines
+pairs from the inputs' labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from drl_jax.data.ground_truth import GridData, GroundTruthData
+from drl_jax.data.pairs import MAX_PAIRS_PER_FOV
+from drl_jax.metrics import (
+    _beta_vae,
+    _dci,
+    _downstream,
+    _factor_vae,
+    _mig,
+    _modularity,
+    _omes,
+    _sap,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricOptions:
+    """How the metrics are computed (SPEC section 2 defaults).
+
+    Attributes:
+      seed: `random_state` of every classifier.
+      n_jobs: joblib workers for the classifiers (-1: all cores).
+      pruning: pruned downstream inputs: "per_fov" (the paper) or "union" (the reference).
+      classifiers: downstream classifiers, a subset of ("gbt", "mlp").
+      gbt_backend: "exact" (sklearn), "lightgbm" or "hist" (README, "The metric suite").
+      mlp_backend: "sklearn" or "jax" (all nets in one jitted program).
+      beta_vae_train, beta_vae_eval: BetaVAE points.
+      factor_vae_train, factor_vae_eval, factor_vae_variance: FactorVAE points and the
+        images of its global variance estimate.
+      max_pairs_per_fov: cap on the pairs OMES mines from labels.
+      inactive_threshold: std (ddof=1) under which OMES drops a dimension.
+    """
+
+    seed: int = 0
+    n_jobs: int = -1
+    pruning: str = "per_fov"
+    classifiers: tuple[str, ...] = _downstream.CLASSIFIERS
+    gbt_backend: str = "exact"
+    mlp_backend: str = "sklearn"
+    beta_vae_train: int = 10_000
+    beta_vae_eval: int = 5_000
+    factor_vae_train: int = 10_000
+    factor_vae_eval: int = 5_000
+    factor_vae_variance: int = 10_000
+    max_pairs_per_fov: int = MAX_PAIRS_PER_FOV
+    inactive_threshold: float = _omes.INACTIVE_STD
+
+    def __post_init__(self):
+        object.__setattr__(self, "classifiers", tuple(self.classifiers))
+        choices = {
+            "pruning": (self.pruning, _downstream.PRUNINGS),
+            "gbt_backend": (self.gbt_backend, _downstream.GBT_BACKENDS),
+            "mlp_backend": (self.mlp_backend, _downstream.MLP_BACKENDS),
+        }
+        for name, (value, valid) in choices.items():
+            if value not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {value!r}.")
+        if not self.classifiers or not set(self.classifiers) <= set(_downstream.CLASSIFIERS):
+            raise ValueError(
+                f"classifiers must be a non-empty subset of {_downstream.CLASSIFIERS}, got "
+                f"{self.classifiers}."
+            )
+
+    @property
+    def dci_backend(self) -> str:
+        """The GBTs DCI fits: LightGBM's for gbt_backend "lightgbm", else the exact ones
+        ("hist" has no feature importances)."""
+        return "lightgbm" if self.gbt_backend == "lightgbm" else "exact"
+
+
+@dataclasses.dataclass
+class MetricInputs:
+    """One model's representation of N samples, and what the metrics may draw on.
+
+    Attributes:
+      codes: float [N, d] encoder means.
+      factors: int [N, F] the samples' FoV classes.
+      num_train: the first num_train samples train classifiers, the rest test them.
+      factor_names: F names (default fov0, fov1, ...).
+      data: the dataset the samples came from; BetaVAE and FactorVAE intervene on it
+        through `encode` and are left out unless it is a full grid (GridData).
+      encode: images float32 [B, 64, 64, C] -> codes [B, d] (a jax.tree_util.Partial).
+      key: PRNG key of the intervention metrics.
+      omes: this model's OMES arrays (one model's slice of `omes_arrays` or
+        `omes_from_pair_codes`), when computed for many models at once.
+      elbo_terms: `reconstruction` and `kl` float [N] (nats, beta = 1), from encoding.
+    """
+
+    codes: np.ndarray
+    factors: np.ndarray
+    num_train: int
+    factor_names: tuple[str, ...] = ()
+    data: GroundTruthData | None = None
+    encode: Callable[[jax.Array], jax.Array] | None = None
+    key: jax.Array | None = None
+    omes: Mapping[str, np.ndarray] | None = None
+    elbo_terms: Mapping[str, np.ndarray] | None = None
+    _gbts: dict[str, list] = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        num_samples, num_factors = np.shape(self.factors)[0], np.shape(self.factors)[-1]
+        if not 2 <= self.num_train <= num_samples - 2:
+            raise ValueError(
+                f"num_train={self.num_train} must leave at least 2 of the {num_samples} "
+                "samples on each side of the train/test split."
+            )
+        if not self.factor_names:
+            self.factor_names = tuple(f"fov{j}" for j in range(num_factors))
+        if len(self.factor_names) != num_factors:
+            raise ValueError(f"{len(self.factor_names)} factor names for {num_factors} FoVs.")
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.codes[: self.num_train], self.factors[: self.num_train]
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.codes[self.num_train :], self.factors[self.num_train :]
+
+    def gbts(self, backend: str, options: MetricOptions) -> list:
+        """One GBT per FoV of `backend` on the training split, fitted once and shared."""
+        if backend not in self._gbts:
+            self._gbts[backend] = _dci.fit_gbts(
+                *self.train, backend=backend, seed=options.seed, n_jobs=options.n_jobs
+            )
+        return self._gbts[backend]
+
+    def omes_arrays(self, options: MetricOptions) -> Mapping[str, np.ndarray]:
+        """The given OMES arrays, else those of pairs mined from the labels (computed once)."""
+        if self.omes is None:
+            mined = _omes.omes_arrays(
+                self.codes,
+                self.factors,
+                max_pairs_per_fov=options.max_pairs_per_fov,
+                seed=options.seed,
+                inactive_threshold=options.inactive_threshold,
+            )
+            self.omes = {name: value[0] for name, value in mined.items()}
+        return self.omes
+
+
+class Metric(NamedTuple):
+    """compute(inputs, options) -> the metric's dict; `needs_grid`: it intervenes on a full
+    FoV grid through the encoder (left out for labelled datasets)."""
+
+    compute: Callable[[MetricInputs, MetricOptions], dict[str, Any]]
+    needs_grid: bool = False
+
+
+def _omes_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    return _omes.omes_report(inputs.omes_arrays(options), inputs.factor_names)
+
+
+def _dci_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    gbts = inputs.gbts(options.dci_backend, options)
+    return _dci.dci(*inputs.train, *inputs.test, seed=options.seed, gbts=gbts)
+
+
+def _downstream_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    shares_gbts = options.gbt_backend in _dci.GBT_BACKENDS and "gbt" in options.classifiers
+    best = inputs.omes_arrays(options)["best_dim"]
+    return _downstream.downstream(
+        *inputs.train,
+        *inputs.test,
+        dims_per_fov={j: [int(h)] for j, h in enumerate(best) if h >= 0},
+        pruning=options.pruning,
+        classifiers=options.classifiers,
+        gbt_backend=options.gbt_backend,
+        mlp_backend=options.mlp_backend,
+        seed=options.seed,
+        n_jobs=options.n_jobs,
+        gbts=inputs.gbts(options.gbt_backend, options) if shares_gbts else None,
+    )
+
+
+def _beta_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    return _beta_vae.beta_vae(
+        inputs.data,
+        inputs.encode,
+        jax.random.fold_in(inputs.key, 1),
+        num_train=options.beta_vae_train,
+        num_eval=options.beta_vae_eval,
+        seed=options.seed,
+    )
+
+
+def _factor_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    return _factor_vae.factor_vae(
+        inputs.data,
+        inputs.encode,
+        jax.random.fold_in(inputs.key, 2),
+        num_train=options.factor_vae_train,
+        num_eval=options.factor_vae_eval,
+        num_variance_estimate=options.factor_vae_variance,
+    )
+
+
+def _elbo_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, float]:
+    del options
+    if inputs.elbo_terms is None:
+        raise ValueError(
+            "elbo needs the reconstruction and KL terms of encoding the samples "
+            "(MetricInputs.elbo_terms; the evaluation computes them)."
+        )
+    reconstruction = float(np.mean(inputs.elbo_terms["reconstruction"]))
+    kl = float(np.mean(inputs.elbo_terms["kl"]))
+    return {"elbo": -(reconstruction + kl), "reconstruction": reconstruction, "kl": kl}
+
+
+METRICS: dict[str, Metric] = {
+    "omes": Metric(_omes_metric),
+    "mig": Metric(lambda inputs, options: _mig.mig(*inputs.train)),
+    "dci": Metric(_dci_metric),
+    "sap": Metric(lambda inputs, options: _sap.sap(*inputs.train, *inputs.test, seed=options.seed)),
+    "modularity": Metric(
+        lambda inputs, options: _modularity.modularity(
+            *inputs.train, *inputs.test, seed=options.seed
+        )
+    ),
+    "downstream": Metric(_downstream_metric),
+    "beta_vae": Metric(_beta_vae_metric, needs_grid=True),
+    "factor_vae": Metric(_factor_vae_metric, needs_grid=True),
+    "elbo": Metric(_elbo_metric),
+}
+
+
+def check_names(names: Sequence[str]) -> None:
+    """Raises ValueError naming the unknown metrics and listing the known ones."""
+    unknown = sorted(set(names) - set(METRICS))
+    if unknown:
+        raise ValueError(f"Unknown metrics {unknown}; valid: {', '.join(METRICS)}.")
+
+
+def score(
+    inputs: MetricInputs, names: Sequence[str], options: MetricOptions = MetricOptions()
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Computes the named metrics (in METRICS order) of one model's representation.
+
+    Grid metrics are left out for datasets that are not full grids. Wall seconds are
+    given per metric; a fit shared by several metrics counts for the first.
+
+    Returns:
+      (results by metric name, wall seconds by metric name).
+    """
+    check_names(names)
+    results, seconds = {}, {}
+    for name, metric in METRICS.items():
+        if name not in names or (metric.needs_grid and not isinstance(inputs.data, GridData)):
+            continue
+        start = time.perf_counter()
+        results[name] = metric.compute(inputs, options)
+        seconds[name] = time.perf_counter() - start
+    return results, seconds
