@@ -118,3 +118,16 @@ def test_rerun_skips_finished_models(models, evaluated, tmp_path):
 def test_glob_that_matches_nothing_is_named(tmp_path):
     with pytest.raises(UsageError, match="matches no model folder"):
         find_model_dirs(str(tmp_path / "nothing" / "*"))
+
+
+@pytest.mark.parametrize("damage", ["data file", "metadata"])
+def test_damaged_checkpoint_is_named(models, tmp_path, damage):
+    folder = tmp_path / "m0"
+    shutil.copytree(models[0], folder)
+    item = folder / ckpt.LAST / "0" / "model"
+    if damage == "data file":
+        max(item.rglob("ocdbt.process_0/d/*"), key=lambda p: p.stat().st_size).unlink()
+    else:
+        (item / "_METADATA").unlink()
+    with pytest.raises(UsageError, match=r"checkpoints/0 is not a readable checkpoint .*'model'"):
+        ckpt.load_variables(folder)

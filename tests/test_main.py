@@ -92,3 +92,85 @@ def test_unknown_preset_and_missing_config_file():
     assert result.returncode == 2 and "Unknown preset 'fast'" in result.stderr
     result = run_cli("--config=configs/nope.py")
     assert result.returncode == 2 and "No such file" in result.stderr
+
+
+def run_python(code: str):
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+# Runs the CLI in this process after `setup` and prints, at exit, whether JAX was imported.
+_CLI = """
+import atexit, runpy, sys
+atexit.register(lambda: print("jax imported:", "jax" in sys.modules))
+{setup}
+sys.argv = ["drl_jax.main", *{args!r}]
+runpy.run_module("drl_jax.main", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--config=configs/transfer.py:tiny", "--config.train.stepz=3"],
+        ["--config=configs/transfer.py", "--config.eval.num_samples=many"],
+        ["--config=configs/omes.py:fast"],
+    ],
+)
+def test_help_and_config_errors_do_not_import_jax(args):
+    result = run_python(_CLI.format(setup="", args=args))
+    assert "jax imported: False" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == (1 if args == ["--help"] else 2)  # absl's --help exits 1
+
+
+def test_corrupt_npz_and_truncated_csv_are_named(example, tmp_path):
+    (tmp_path / "representations.npz").write_bytes(b"not a zip archive at all")
+    (tmp_path / "classes.csv").write_text((example / "classes.csv").read_text())
+    result = run_cli("--config=configs/omes.py", f"--config.input={tmp_path}",
+                     f"--config.workdir={tmp_path / 'out'}")  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"{tmp_path / 'representations.npz'} is not a readable .npz archive" in result.stderr
+    assert "'mean' and 'sampled'" in result.stderr
+    (tmp_path / "representations.npz").write_bytes((example / "representations.npz").read_bytes())
+    text = (example / "classes.csv").read_text()
+    (tmp_path / "classes.csv").write_text(text[: text.rindex(",", 0, len(text) // 2)])
+    result = run_cli("--config=configs/omes.py", f"--config.input={tmp_path}",
+                     f"--config.workdir={tmp_path / 'out'}")  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "classes.csv line" in result.stderr and "truncated" in result.stderr
+    assert not (tmp_path / "out" / "omes.json").exists()
+
+
+# Every write of PNG bytes fails as on a full disk (or a folder without write permission),
+# after half of the bytes reached the file.
+_FAILING_WRITES = """
+import errno
+from etils import epath
+def failing_write(self, data):
+    with open(self, "wb") as f:
+        f.write(data[: len(data) // 2])
+    raise OSError(errno.{code}, "{reason}", str(self))
+type(epath.Path("/")).write_bytes = failing_write
+"""
+
+
+@pytest.mark.parametrize(
+    "code, reason", [("ENOSPC", "No space left on device"), ("EACCES", "Permission denied")]
+)
+def test_failed_write_is_one_line_and_leaves_nothing_behind(example, tmp_path, code, reason):
+    out = tmp_path / "out"
+    args = ["--config=configs/omes.py", f"--config.input={example}", f"--config.workdir={out}",
+            "--config.overwrite=True"]  # fmt: skip
+    assert run_cli(*args).returncode == 0
+    finished = {p.name: p.read_bytes() for p in out.iterdir()}
+    setup = _FAILING_WRITES.format(code=code, reason=reason)
+    result = run_python(_CLI.format(setup=setup, args=args))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"drl_jax: error: could not write {out / 'association_matrix.png'}: {reason}; free "
+        "space or fix the folder's permissions and rerun (finished files are kept)."
+    ]
+    # No temporary file is left, and the finished files are untouched.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == finished

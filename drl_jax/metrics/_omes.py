@@ -226,10 +226,16 @@ def omes(
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """OMES of representations on numpy arrays, in the OMES job's JSON layout.
 
+    A code that is its labels, every state of a 10 x 20 grid once:
+
     >>> import numpy as np
-    >>> labels = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 2)
-    >>> round(omes(labels.astype(np.float32), labels)["max"]["0.5"], 3)
-    1.0
+    >>> grid = np.meshgrid(np.arange(10), np.arange(20), indexing="ij")
+    >>> labels = np.stack(grid, -1).reshape(-1, 2)
+    >>> report = omes(labels.astype(np.float32), labels, ["a", "b"])
+    >>> report["association"], round(report["max"]["0.5"], 3)
+    ({'a': 0, 'b': 1}, 0.876)
+
+    (Below 1: paired classes are anti-correlated, module docstring.)
 
     Args:
       codes: float [N, d] or [M, N, d] representations.

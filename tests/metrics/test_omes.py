@@ -1,5 +1,7 @@
 """OMES against the published algorithm, ground-truth codes and its edge cases."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,22 @@ def test_integral_float_labels_are_accepted_and_others_rejected(ground_truth):
 def test_bad_inputs_raise_clear_errors(codes, labels, match):
     with pytest.raises(ValueError, match=match):
         omes(codes, labels)
+
+
+def test_paper_fig1_association_matrices_give_the_published_omes(shared_data):
+    """Golden values: the two 10 x 5 matrices S of the paper's Fig. 1 (Noisy-dSprites) and the
+    OMES they give (shared/data/omes_reference, 4 decimals; every dimension active)."""
+    golden = json.loads((shared_data / "omes_reference" / "fig1_noisy_dsprites.json").read_text())
+    expected = golden["expected_omes"]
+    for model, s in golden["matrices"].items():
+        s = np.asarray(s, np.float32)
+        result = omes_from_association(s, np.ones(len(s), bool), np.ones(s.shape[1], bool))
+        for p, pooling in enumerate(POOLINGS):
+            for alpha, value in expected[model][pooling].items():
+                got = float(result["omes"][p, ALPHAS.index(float(alpha))])
+                assert round(got, 4) == value, (model, pooling, alpha, got)
+    per_fov = expected["unsupervised_beta6_per_fov_max_alpha_0.5"]
+    s = np.asarray(golden["matrices"]["unsupervised_beta6"], np.float32)
+    result = omes_from_association(s, np.ones(10, bool), np.ones(5, bool))
+    got = np.asarray(result["omes_per_fov"])[POOLINGS.index("max"), ALPHAS.index(0.5)]
+    assert dict(zip(golden["fovs"], [round(float(v), 3) for v in got], strict=True)) == per_fov
