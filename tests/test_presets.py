@@ -23,3 +23,13 @@ def test_unknown_preset_and_key_are_named():
         load_config("train_source", "fast")
     with pytest.raises(KeyError, match="train.stepz"):
         load_config("train_source", "train.stepz=3")
+
+
+def test_config_metric_list_is_the_registry():
+    from drl_jax.metrics import METRICS
+
+    load_config("evaluate")  # puts configs/ on the import path
+    import common  # configs/common.py
+
+    assert common.METRICS == tuple(METRICS)
+    assert load_config("transfer").eval.metrics == tuple(METRICS)
