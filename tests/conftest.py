@@ -49,6 +49,7 @@ SLOWEST_FILES = (
     "train/test_loop.py",
     "test_transfer.py",
     "test_evaluate.py",
+    "train/test_import_torch.py",
 )
 
 

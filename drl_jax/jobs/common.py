@@ -118,7 +118,7 @@ def model_cards(
             hparams[config.sweep.hparam] = float(value)
             cards.append(
                 ckpt.ModelCard(
-                    model_id=f"{objective.name}_{config.sweep.hparam}{value:g}_seed{seed}",
+                    model_id=ckpt.model_id(objective.name, config.sweep.hparam, value, seed),
                     architecture=config.model.architecture,
                     channels=channels,
                     latent_dim=config.model.latent_dim,

@@ -73,6 +73,11 @@ class ModelCard:
         return (self.architecture, self.channels, self.latent_dim)
 
 
+def model_id(method: str, hparam: str, value: float, seed: int) -> str:
+    """The folder name of a sweep's model, e.g. ada_gvae_beta2_seed3."""
+    return f"{method}_{hparam}{value:g}_seed{seed}"
+
+
 def write_card(model_dir: epath.PathLike, card: ModelCard) -> None:
     write_json(epath.Path(model_dir) / "model.json", dataclasses.asdict(card))
 
