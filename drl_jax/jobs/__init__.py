@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-NAMES = ("train", "evaluate", "omes", "transfer", "report", "import_torch")
+NAMES = ("train", "evaluate", "omes", "transfer", "report", "study", "import_torch")
 
 
 def run(config: Any) -> Any:
     """Runs job `config.job` (one of NAMES) and returns what it returns."""
-    from drl_jax.jobs import evaluate, import_torch, omes, report, train, transfer
+    from drl_jax.jobs import evaluate, import_torch, omes, report, study, train, transfer
 
     runs = {
         "train": train.run,
@@ -21,6 +21,7 @@ def run(config: Any) -> Any:
         "omes": omes.run,
         "transfer": transfer.run,
         "report": report.run,
+        "study": study.run,
         "import_torch": import_torch.run,
     }
     if config.job not in runs:

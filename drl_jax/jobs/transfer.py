@@ -32,7 +32,7 @@ from drl_jax.evaluation import evaluate_models
 from drl_jax.jobs import common
 from drl_jax.models import traversals
 from drl_jax.models.methods import NO_EXTRA, get_method
-from drl_jax.report import write_report
+from drl_jax.report import write_report, write_study
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import loop
 from drl_jax.train.state import make_optimizer, sweep_state_shape
@@ -121,7 +121,9 @@ def run(config: ml_collections.ConfigDict):
     evaluate_models(folders.tuned, target, after, settings, which="last", description="after")
     if jax.process_index() != 0:  # One host writes the report.
         return None
-    return _report(cards[0], target, folders, shared)
+    table = _report(cards[0], target, folders, shared)
+    print(f"Study of every model in the workdir: {write_study(root).folder / 'README.md'}")
+    return table
 
 
 def _target_data(block: ml_collections.ConfigDict, channels: int) -> GroundTruthData:

@@ -48,11 +48,8 @@ def write_report(pair_dir: epath.PathLike, shared_fovs=()) -> str:
     before, after = _stage_metrics(pair_dir, "before"), _stage_metrics(pair_dir, "after")
     if not before:
         raise UsageError(f"No evaluated models under {pair_dir} (no */before/metrics.json).")
-    finished = {m["model"]["model_id"] for m in after}
-    before = [m for m in before if m["model"]["model_id"] in finished] or before
-    fovs = list(before[0]["omes"]["association"]) if "omes" in before[0] else []
-    if not fovs:
-        fovs = [f"fov{j}" for j in range(len(before[0]["mig"]["mig_per_fov"]))]
+    before = tables.paired(before, after)
+    fovs = tables.fov_names(before[0])
     summary = tables.summarize(tables.collect(before, fovs), tables.collect(after, fovs))
     mean_table = tables.markdown(tables.rows(summary, fovs, shared_fovs, "mean"))
     std_table = tables.markdown(tables.rows(summary, fovs, shared_fovs, "std"))

@@ -16,6 +16,23 @@ from typing import Any
 import numpy as np
 
 ALL = "All"
+# The machine-readable table's columns (csv_rows): values in [0, 1], NaN written as "".
+CSV_HEADER = ("fov", "metric", "before", "after", "change", "std_before", "std_after")
+
+
+def fov_names(metrics: dict[str, Any]) -> list[str]:
+    """The FoV names of a metrics.json: its OMES association's keys, else fov0, fov1, ...
+    (as many as its MIG per-FoV scores)."""
+    if "omes" in metrics:
+        return list(metrics["omes"]["association"])
+    return [f"fov{j}" for j in range(len(metrics.get("mig", {}).get("mig_per_fov", ())))]
+
+
+def paired(before: Sequence[dict], after: Sequence[dict]) -> list[dict]:
+    """The `before` metrics of the models that also have `after` ones (all of them while none
+    has), so that a mean and its change are over the same models."""
+    finished = {m["model"]["model_id"] for m in after}
+    return [m for m in before if m["model"]["model_id"] in finished] or list(before)
 
 
 def _downstream(key):
@@ -100,7 +117,8 @@ def summarize(before: dict, after: dict) -> dict[str, dict[str, np.ndarray]]:
     return summary
 
 
-def _cell(before: float, change: float) -> str:
+def cell(before: float, change: float) -> str:
+    """A mean and its change as the paper prints them, in percent: `51.3 (+16.7)`; '-' = NaN."""
     if np.isnan(before):
         return "-"
     if np.isnan(change):
@@ -124,7 +142,7 @@ def rows(summary, fovs: Sequence[str], shared: Sequence[str], kind: str) -> list
         for column in COLUMNS:
             s = summary[column]
             if kind == "mean":
-                cells.append(_cell(s["before"][j], s["change"][j]))
+                cells.append(cell(s["before"][j], s["change"][j]))
             else:
                 cells.append(_std_cell(s["std_before"][j], s["std_after"][j]))
         body.append([label, *cells])
@@ -141,14 +159,20 @@ def markdown(table: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def csv_text(summary, fovs: Sequence[str]) -> str:
-    """Machine-readable: one row per (FoV, column) with mean/std before and after, in [0, 1]."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["fov", "metric", "before", "after", "change", "std_before", "std_after"])
+def csv_rows(summary, fovs: Sequence[str]) -> list[list[str]]:
+    """One row per (FoV or All, column) under CSV_HEADER: mean/std before and after, in [0, 1]."""
+    table = []
     for j, name in enumerate([*fovs, ALL]):
         for column in COLUMNS:
             s = summary[column]
-            values = [s[k][j] for k in ("before", "after", "change", "std_before", "std_after")]
-            writer.writerow([name, column, *["" if np.isnan(v) else f"{v:.6f}" for v in values]])
+            values = [s[k][j] for k in CSV_HEADER[2:]]
+            table.append([name, column, *["" if np.isnan(v) else f"{v:.6f}" for v in values]])
+    return table
+
+
+def csv_text(summary, fovs: Sequence[str]) -> str:
+    """Machine-readable: CSV_HEADER and csv_rows."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerows([CSV_HEADER, *csv_rows(summary, fovs)])
     return text.getvalue()
