@@ -1,15 +1,23 @@
-"""Training throughput: one model at several batch sizes, and sweeps of M models as one program.
+"""Training and encoding throughput, against the PyTorch reference network in the same run.
 
-  python benchmarks/bench_train.py [--architecture paper] [--method ada_gvae]
-      [--batch_sizes 32,64,128,256] [--sweeps 1,4,16] [--steps_per_call 2] [--calls 2]
+  python benchmarks/bench_train.py [--architectures paper,dlib] [--convs auto]
+      [--sweeps 1,4] [--batch 64] [--steps_per_call 16] [--calls 2] [--against torch]
 
-Each case builds the jitted K-step train step (`make_sweep_train_steps`, the one the
-train job runs, batches sampled and rendered on the device from procedural dSprites),
-compiles it once (untimed: reported apart), then times `--calls` calls of K steps.
-Prints per case: ms per step, images per second (pairs count two images), the FLOPs
-XLA counts for one step, the achieved GFLOP/s, and the time 400k steps (the paper's
-protocol) would take at that rate. Sweeps run at batch 64 per model on the mesh of all
-devices (models split over the model axis when the device count allows).
+Each case builds the jitted K-step train step the train job runs (Ada-GVAE, Adam, clip
+1.0, batches sampled and rendered on the device from procedural dSprites, `--batch`
+pairs per model and step: pairs count as two images), compiles it once (untimed,
+reported apart), then times `--calls` calls of K steps. Sweeps of M models are one
+program. Per case: ms per step, images per second, GFLOP per step of one model (XLA's
+count of a one-step program, `train.step.flops_per_step`), the achieved GFLOP/s, and
+the time 400k steps (the paper's protocol) would take at that rate. `--convs` takes
+convolution formulations (models/convolutions.py: native, patches, s2d) or auto.
+
+`--against torch` (pip install 'drl_jax[bench]') times benchmarks/torch_reference.py's
+network and step (the same layers and objective, written from SPEC section 3; fixed
+random images, so it does less work per step than drl_jax's step, which renders its
+batch) with the same batch and thread count (torch.set_num_threads(os.cpu_count()): XLA
+uses every core) and prints the ratio, drl_jax / PyTorch. The same for the encoder's
+forward pass (what evaluation runs), batch 500, one model.
 """
 
 from __future__ import annotations
@@ -23,34 +31,28 @@ import jax
 import numpy as np
 
 from drl_jax.data import registry
+from drl_jax.evaluation import encoding
+from drl_jax.models import convolutions
 from drl_jax.models.architectures import make_vae
 from drl_jax.models.methods import get_method
-from drl_jax.train.state import create_sweep_state, make_optimizer
-from drl_jax.train.step import make_mesh, make_sweep_train_steps
+from drl_jax.train.state import create_sweep_state, create_train_state, make_optimizer
+from drl_jax.train.step import flops_per_step, make_sweep_train_steps
 
 PAPER_STEPS = 400_000
+ENCODE_BATCH = 500
 
 
-def measure(data, architecture, method, batch_size, models, steps_per_call, calls) -> dict:
-    """Seconds per step, compile seconds and XLA's FLOP count per step for one case."""
-    vae = make_vae(architecture, data.channels, 10)
-    optimizer = make_optimizer(1e-4, 1.0)
-    shards = models if jax.device_count() % models == 0 else 1
-    mesh = make_mesh(shards)
+def measure_training(data, architecture, conv, batch, models, steps_per_call, calls) -> dict:
+    """Seconds per step, compile seconds and one model's FLOPs per step for one case."""
+    vae = make_vae(architecture, data.channels, 10, conv)
+    method, optimizer = get_method("ada_gvae"), make_optimizer(1e-4, 1.0)
+    hparams = {"beta": np.ones(models, np.float32), "warmup_steps": np.zeros(models, np.float32)}
     keys = np.stack([jax.random.key_data(jax.random.key(seed)) for seed in range(models)])
-    hparams = {
-        name: np.full(models, value, np.float32)
-        for name, value in {"beta": 1.0, "warmup_steps": 0.0}.items()
-        if name in method.hparam_names
-    }
-    state = create_sweep_state(keys, vae, method, optimizer, hparams, (64, 64, data.channels), mesh)
-    train_steps = make_sweep_train_steps(
-        vae, method, optimizer, batch_size, steps_per_call, mesh=mesh
-    )
+    state = create_sweep_state(keys, vae, method, optimizer, hparams, (64, 64, data.channels))
+    train_steps = make_sweep_train_steps(vae, method, optimizer, batch, steps_per_call)
     start = time.perf_counter()
     compiled = train_steps.lower(state, data).compile()
     compile_seconds = time.perf_counter() - start
-    flops = (compiled.cost_analysis() or {}).get("flops", float("nan")) / steps_per_call
     state, metrics = compiled(state, data)  # Warm-up call.
     jax.block_until_ready(metrics)
     start = time.perf_counter()
@@ -58,45 +60,99 @@ def measure(data, architecture, method, batch_size, models, steps_per_call, call
         state, metrics = compiled(state, data)
     jax.block_until_ready(metrics)
     seconds = (time.perf_counter() - start) / (calls * steps_per_call)
+    single = create_train_state(
+        jax.random.key(0), vae, method, optimizer, {"beta": 1.0, "warmup_steps": 0.0},
+        (64, 64, data.channels),
+    )  # fmt: skip
+    flops = flops_per_step(vae, method, optimizer, batch, single, data)
     return {"step_s": seconds, "compile_s": compile_seconds, "flops": flops}
+
+
+def measure_encoding(data, architecture, conv, calls=3) -> float:
+    """Encoder-forward images per second of one model at batch ENCODE_BATCH."""
+    vae = make_vae(architecture, data.channels, 10, conv)
+    images = data.sample(jax.random.key(0), ENCODE_BATCH)[0]
+    variables = jax.tree.map(lambda x: x[None], vae.init(jax.random.key(1), images, False))
+    jax.block_until_ready(encoding.encode_means(vae, variables, images))
+    start = time.perf_counter()
+    for _ in range(calls):
+        codes = encoding.encode_means(vae, variables, images)
+    jax.block_until_ready(codes)
+    return calls * ENCODE_BATCH / (time.perf_counter() - start)
+
+
+def _row(cells, widths):
+    return "".join(
+        f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architecture", default="paper")
-    parser.add_argument("--method", default="ada_gvae")
-    parser.add_argument("--batch_sizes", default="32,64,128,256")
-    parser.add_argument("--sweeps", default="1,4,16")
-    parser.add_argument("--steps_per_call", type=int, default=2)
+    parser.add_argument("--architectures", default="paper,dlib")
+    parser.add_argument("--convs", default="auto")
+    parser.add_argument("--sweeps", default="1,4")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps_per_call", type=int, default=16)
     parser.add_argument("--calls", type=int, default=2)
+    parser.add_argument("--against", choices=["torch"], default=None)
     args = parser.parse_args()
     data = registry.load("procedural_dsprites")
-    method = get_method(args.method)
-    images_per_item = 2 if method.needs_pairs else 1
+    threads = os.cpu_count()
+    torch_reference = None
+    if args.against == "torch":
+        import torch_reference  # noqa: PLC0415 (optional: needs torch)
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"machine: {platform.processor() or platform.machine()}, {threads} CPUs, "
         f"{jax.device_count()} x {jax.devices()[0].device_kind}; jax {jax.__version__}"
-    )
-    print(f"{args.architecture} architecture, {args.method}, procedural_dsprites in the step")
-    header = (
-        f"{'case':<22}{'compile s':>10}{'ms/step':>10}{'images/s':>10}"
-        f"{'GFLOP/step':>11}{'GFLOP/s':>9}{'400k steps':>12}"
-    )
-    print(header)
-    cases = [(f"1 model, batch {b}", b, 1) for b in map(int, args.batch_sizes.split(","))]
-    cases += [(f"sweep M={m}, batch 64", 64, m) for m in map(int, args.sweeps.split(","))]
-    for name, batch_size, models in cases:
-        result = measure(
-            data, args.architecture, method, batch_size, models, args.steps_per_call, args.calls
+        + (
+            f", torch {torch_reference.torch.__version__} ({threads} threads)"
+            if torch_reference
+            else ""
         )
-        images = batch_size * images_per_item * models / result["step_s"]
-        hours = PAPER_STEPS * result["step_s"] / 3600
-        print(
-            f"{name:<22}{result['compile_s']:>10.1f}{1000 * result['step_s']:>10.0f}"
-            f"{images:>10.0f}{result['flops'] / 1e9:>11.1f}"
-            f"{result['flops'] / 1e9 / result['step_s']:>9.1f}{hours:>10.1f} h",
-            flush=True,
-        )
+    )
+    print(f"Ada-GVAE, batch {args.batch} pairs per model, procedural_dsprites in the step, "
+          f"K = {args.steps_per_call} steps per call")  # fmt: skip
+    widths = (30, 10, 10, 10, 11, 9, 12, 10, 8)
+    print(_row(("case", "compile s", "ms/step", "images/s", "GFLOP/step", "GFLOP/s",
+                "400k steps", "torch i/s", "ratio"), widths))  # fmt: skip
+    for architecture in args.architectures.split(","):
+        torch_rate = None
+        if torch_reference:
+            torch_rate = torch_reference.time_train(
+                architecture, data.channels, args.batch, threads=threads, steps=5
+            )["images_per_s"]
+        for conv in args.convs.split(","):
+            name = convolutions.resolve(conv) + (" (auto)" if conv == "auto" else "")
+            for models in map(int, args.sweeps.split(",")):
+                result = measure_training(
+                    data, architecture, conv, args.batch, models, args.steps_per_call, args.calls
+                )
+                images = 2 * args.batch * models / result["step_s"]
+                hours = PAPER_STEPS * result["step_s"] / models / 3600
+                label = f"{architecture} {name}" + (f", M={models}" if models > 1 else "")
+                reference = torch_rate if models == 1 else None
+                print(_row((
+                    label, f"{result['compile_s']:.1f}", f"{1000 * result['step_s']:.0f}",
+                    f"{images:.0f}", f"{result['flops'] / 1e9:.1f}",
+                    f"{models * result['flops'] / 1e9 / result['step_s']:.1f}",
+                    f"{hours:.0f} h/model", f"{reference:.0f}" if reference else "",
+                    f"{images / reference:.2f}" if reference else "",
+                ), widths), flush=True)  # fmt: skip
+    print(f"\nencoder forward, batch {ENCODE_BATCH}, one model (images/s)")
+    for architecture in args.architectures.split(","):
+        torch_rate = None
+        if torch_reference:
+            torch_rate = torch_reference.time_encode(
+                architecture, data.channels, ENCODE_BATCH, threads=threads
+            )["images_per_s"]
+        for conv in args.convs.split(","):
+            rate = measure_encoding(data, architecture, conv)
+            line = f"{architecture} {convolutions.resolve(conv)}: {rate:.0f}"
+            if torch_rate:
+                line += f"   torch {torch_rate:.0f}   ratio {rate / torch_rate:.2f}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,10 @@ def data(name: str) -> ml_collections.ConfigDict:
 
 
 def model() -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict({"architecture": "paper", "latent_dim": 10})
+    """The network (SPEC section 3). `conv`: how its convolutions run, 'auto' (the
+    formulation measured fastest on the backend), 'native', 'patches' or 's2d'; equal
+    results, different speed (README, "Speed")."""
+    return ml_collections.ConfigDict({"architecture": "paper", "latent_dim": 10, "conv": "auto"})
 
 
 def method(name: str = "ada_gvae") -> ml_collections.ConfigDict:
@@ -100,7 +103,8 @@ def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
             "metrics": METRICS,
             "num_samples": num_samples,  # encoded samples: representations.npz
             "num_train": 10_000,  # the first num_train train classifiers, the rest test
-            "chunk_size": 500,  # images encoded per device call
+            "chunk_size": 500,  # images encoded per device call (at most)
+            "memory_budget_gb": 0.0,  # per encoding call; 0: half the device's, 1/4 host's
             "seed": 0,
             "omes_pairs": "auto",  # 'intervene' (full grids), 'mine' (labelled) or 'auto'
             "omes_pairs_per_fov": 5_000,  # intervention pairs per FoV
@@ -108,7 +112,7 @@ def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
             "inactive_threshold": 0.05,  # OMES: std (ddof=1) under which a dim is inactive
             "pruning": "per_fov",  # pruned downstream: 'per_fov' (paper) or 'union' (reference)
             "classifiers": ("gbt", "mlp"),
-            "gbt_backend": "exact",  # 'exact' (sklearn), 'hist' or 'lightgbm' (faster, README)
+            "gbt_backend": "exact",  # 'exact' (sklearn) or 'lightgbm' (faster, README)
             "mlp_backend": "sklearn",  # or 'jax': all nets in one jitted program (accelerators)
             "n_jobs": -1,  # sklearn workers (-1: all cores)
             "beta_vae_train": 10_000,

@@ -35,5 +35,7 @@ def get_config(arg=None):
     config.checkpoints = ""  # glob of model folders, e.g. 'WORKDIR/source/*/*'
     config.checkpoint = "last"  # which checkpoint of each model: 'last' or 'best'
     config.data = common.data("procedural_dsprites")
+    # Only the convolution formulation: the checkpoints' model.json say the rest.
+    config.model = ml_collections.ConfigDict({"conv": common.model().conv})
     config.eval = common.evaluation()
     return common.apply_preset(config, arg, PRESETS)

@@ -2,35 +2,41 @@
 
 Every model sees the same samples and interventions; images are rendered or
 looked up and encoded chunk by chunk in one jitted program per shape, so nothing
-is per-sample Python and no image set is held on the host.
+is per-sample Python and no image set is held on the host. Device memory is bounded
+by a budget: `plan_chunks` splits models and images into calls whose buffers fit
+(XLA's own count of a probe program), with results equal to encoding in one piece.
 Shapes: M models, N samples, d latent dims, F FoVs, P pairs per FoV.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 from drl_jax.data import pairs
 from drl_jax.data.ground_truth import GridData, GroundTruthData
 from drl_jax.models import losses
-from drl_jax.models.architectures import VAE
+from drl_jax.models.architectures import VAE, over_models
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def encode_images(vae: VAE, variables: dict, images: jax.Array, key: jax.Array) -> dict:
-    """Encodes images [B, 64, 64, C] with M stacked models (variables [M, ...]).
+def encode_images(vae: VAE, variables: dict, images: jax.Array, keys: jax.Array) -> dict:
+    """Encodes images [B, 64, 64, C] with M stacked models (variables [M, ...], keys [M]).
 
     Returns:
-      `mean`, `sampled` (a posterior draw) float32 [M, B, d]; `reconstruction` and `kl`
-      float32 [M, B]: the negative ELBO's terms at beta = 1 (nats; Bernoulli, summed
-      over pixels; KL summed over d), from the posterior draw.
+      `mean`, `sampled` (a posterior draw with the model's key) float32 [M, B, d];
+      `reconstruction` and `kl` float32 [M, B]: the negative ELBO's terms at beta = 1
+      (nats; Bernoulli, summed over pixels; KL summed over d), from the posterior draw.
     """
 
-    def one(model_variables, model_key):
+    def one(model):
+        model_variables, model_key = model
         mean, logvar = vae.apply(model_variables, images, False, method="encode")
         z = losses.sample_gaussian(model_key, mean, logvar)
         logits = vae.apply(model_variables, z, False, method="decode")
@@ -41,14 +47,69 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, key: jax.Array) 
             "kl": jnp.sum(losses.gaussian_kl(mean, logvar), axis=-1),
         }
 
-    num_models = jax.tree.leaves(variables)[0].shape[0]
-    return jax.vmap(one)(variables, jax.random.split(key, num_models))
+    return over_models(vae, one)((variables, keys))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def encode_means(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
     """Encoder means float32 [M, B, d] of images [B, 64, 64, C] under M stacked models."""
-    return jax.vmap(lambda v: vae.apply(v, images, False, method="encode")[0])(variables)
+    return over_models(vae, lambda v: vae.apply(v, images, False, method="encode")[0])(variables)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunks:
+    """How many models and images go into one device call."""
+
+    models: int
+    images: int
+
+
+def memory_budget() -> int:
+    """Bytes an encoding call may use: half the device's memory where JAX reports it, a
+    quarter of the host's memory on CPU (which reports none)."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return stats["bytes_limit"] // 2
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+
+
+def _variable_shapes(vae: VAE, channels: int) -> dict:
+    image = jax.ShapeDtypeStruct((1, 64, 64, channels), jnp.float32)
+    return jax.eval_shape(lambda x: vae.init(jax.random.key(0), x, False), image)
+
+
+def call_bytes(vae: VAE, models: int, images: int, channels: int) -> int:
+    """Device bytes of one `encode_images` call on `models` x `images` (XLA's count of the
+    compiled program: arguments, outputs and temporaries)."""
+    one = _variable_shapes(vae, channels)
+    stacked = jax.tree.map(lambda x: jax.ShapeDtypeStruct((models, *x.shape), x.dtype), one)
+    batch = jax.ShapeDtypeStruct((images, 64, 64, channels), jnp.float32)
+    keys = jax.ShapeDtypeStruct((models,), jax.random.key(0).dtype)
+    stats = encode_images.lower(vae, stacked, batch, keys).compile().memory_analysis()
+    return stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes
+
+
+@functools.lru_cache(maxsize=64)
+def plan_chunks(vae: VAE, num_models: int, channels: int, chunk_size: int, budget: int) -> Chunks:
+    """The largest calls within `budget` bytes: up to chunk_size images, as many models as fit.
+
+    Bytes grow linearly in the models of a call (vmapped models hold their buffers side by
+    side, models in sequence share theirs) and in its images: measured on calls of 2 and 4
+    models (XLA's count), with fewer images where 2 models do not fit. Planned once per
+    shape in a process.
+    """
+
+    def probe(images):
+        return [call_bytes(vae, models, images, channels) for models in (2, 4)]
+
+    images = chunk_size
+    two, four = probe(images)
+    if two > budget:
+        images = max(1, int(0.9 * images * budget / two))
+        two, four = probe(images)
+    per_model = max((four - two) / 2, 1.0)
+    models = int((budget - (two - 2 * per_model)) // per_model)
+    return Chunks(models=max(1, min(num_models, models)), images=images)
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -61,20 +122,52 @@ def _observe(data: GridData, factors: jax.Array, key: jax.Array) -> jax.Array:
     return data.observe(factors, key)
 
 
+def _model_chunks(num_models: int, size: int):
+    """(models, count) per call: `size` model indices, of which the first `count` are new;
+    the last call repeats model M - 1 so that every call has one shape (one compile)."""
+    for start in range(0, num_models, size):
+        yield (
+            np.minimum(np.arange(start, start + size), num_models - 1),
+            min(size, num_models - start),
+        )
+
+
+def _take(variables: dict, models: np.ndarray) -> dict:
+    return jax.tree.map(lambda x: x[models], variables)
+
+
 def encode_samples(
-    vae: VAE, variables: dict, data: GroundTruthData, key: jax.Array, num_samples: int, chunk: int
+    vae: VAE,
+    variables: dict,
+    data: GroundTruthData,
+    key: jax.Array,
+    num_samples: int,
+    chunks: Chunks,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draws num_samples (images, FoVs) from data and encodes them with every model.
+
+    Every model sees the same images and draws its posterior sample with its own key,
+    however the models and images are split into calls (`chunks`).
 
     Returns:
       (`encode_images`' dict as numpy [M, N, ...], FoV classes int32 [N, F]).
     """
+    num_models = jax.tree.leaves(variables)[0].shape[0]
     outputs, factors = [], []
-    for i in range(-(-num_samples // chunk)):
+    calls = -(-num_samples // chunks.images) * -(-num_models // chunks.models)
+    bar = _bar(calls, "samples", num_models, chunks)
+    for i in range(-(-num_samples // chunks.images)):
         sample_key, encode_key = jax.random.split(jax.random.fold_in(key, i))
-        images, chunk_factors = _sample(data, sample_key, chunk)
-        outputs.append(jax.device_get(encode_images(vae, variables, images, encode_key)))
+        images, chunk_factors = _sample(data, sample_key, chunks.images)
+        keys = jax.random.split(encode_key, num_models)
+        parts = []
+        for models, count in _model_chunks(num_models, chunks.models):
+            encoded = encode_images(vae, _take(variables, models), images, keys[models])
+            parts.append(jax.tree.map(lambda x, count=count: np.asarray(x[:count]), encoded))
+            bar.update()
+        outputs.append({name: np.concatenate([p[name] for p in parts]) for name in parts[0]})
         factors.append(np.asarray(chunk_factors))
+    bar.close()
     encoded = {
         name: np.concatenate([o[name] for o in outputs], axis=1)[:, :num_samples]
         for name in outputs[0]
@@ -82,8 +175,18 @@ def encode_samples(
     return encoded, np.concatenate(factors)[:num_samples]
 
 
+def _bar(calls: int, what: str, num_models: int, chunks: Chunks) -> tqdm:
+    return tqdm(
+        total=calls,
+        desc=f"  encode {what}: {num_models} models, {chunks.models} x {chunks.images} a call",
+        unit="call",
+        leave=False,
+        disable=calls < 2,
+    )
+
+
 def encode_interventions(
-    vae: VAE, variables: dict, data: GridData, key: jax.Array, per_fov: int, chunk: int
+    vae: VAE, variables: dict, data: GridData, key: jax.Array, per_fov: int, chunks: Chunks
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encoder means of `per_fov` intervention pairs per FoV of a full grid.
 
@@ -92,6 +195,12 @@ def encode_interventions(
     """
     factors1, factors2, valid = pairs.intervention_pairs(data.space, key, per_fov)
     num_factors = data.space.num_factors
+    num_models = jax.tree.leaves(variables)[0].shape[0]
+    chunk = chunks.images
+    total = factors1.shape[0] * factors1.shape[1]
+    bar = _bar(
+        2 * -(-total // chunk) * -(-num_models // chunks.models), "pairs", num_models, chunks
+    )
     codes = []
     for member, factors in enumerate((factors1, factors2)):
         flat = factors.reshape(-1, num_factors)
@@ -100,7 +209,13 @@ def encode_interventions(
             part_key = jax.random.fold_in(jax.random.fold_in(key, member), start)
             rows = flat[start : start + chunk]
             images = _observe(data, jnp.pad(rows, ((0, chunk - len(rows)), (0, 0))), part_key)
-            parts.append(np.asarray(encode_means(vae, variables, images))[:, : len(rows)])
+            per_models = []
+            for models, count in _model_chunks(num_models, chunks.models):
+                codes_part = encode_means(vae, _take(variables, models), images)
+                per_models.append(np.asarray(codes_part[:count, : len(rows)]))
+                bar.update()
+            parts.append(np.concatenate(per_models))
         merged = np.concatenate(parts, axis=1)
         codes.append(merged.reshape(merged.shape[0], num_factors, per_fov, -1))
+    bar.close()
     return codes[0], codes[1], np.asarray(valid)

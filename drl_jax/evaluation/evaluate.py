@@ -52,7 +52,12 @@ class EvaluationSettings:
       metrics: names from `drl_jax.metrics.METRICS`.
       num_samples: encoded samples (representations.npz); the first num_train train
         the classifiers, the rest test them.
-      chunk_size: images encoded per device call.
+      chunk_size: images encoded per device call (at most: fewer where the memory budget
+        asks for it).
+      memory_budget_gb: device memory an encoding call may use, GB; 0: half the device's
+        memory where JAX reports it, a quarter of the host's on CPU. Models and images are
+        split into calls that fit (`encoding.plan_chunks`), with the same results.
+      conv: the encoder's convolution formulation (models/convolutions.py; same results).
       seed: the samples' and interventions' PRNG seed.
       omes_pairs: "intervene" (full grids), "mine" (pairs in the samples' labels) or
         "auto" (intervene where the dataset is a full grid).
@@ -64,6 +69,8 @@ class EvaluationSettings:
     num_samples: int = 15_000
     num_train: int = 10_000
     chunk_size: int = 500
+    memory_budget_gb: float = 0.0
+    conv: str = "auto"
     seed: int = 0
     omes_pairs: str = "auto"
     omes_pairs_per_fov: int = 5_000
@@ -145,22 +152,28 @@ class _Group:
 
 def _encode_group(card, model_variables, data, settings: EvaluationSettings) -> _Group:
     """Stacks a group's variables, encodes the samples, and computes OMES for all models."""
-    vae, dataset = card.vae(), data.name
+    vae, dataset = card.vae(settings.conv), data.name
     if data.channels != card.channels:  # the documented conversion (gray <-> RGB)
         data = variants.to_channels(data, card.channels)
     variables = jax.tree.map(lambda *xs: np.stack(xs), *model_variables)
     key = jax.random.key(settings.seed)
+    budget = int(settings.memory_budget_gb * 1e9) or encoding.memory_budget()
+    chunks = encoding.plan_chunks(
+        vae, len(model_variables), data.channels, settings.chunk_size, budget
+    )
     encoded, factors = encoding.encode_samples(
-        vae, variables, data, key, settings.num_samples, settings.chunk_size
+        vae, variables, data, key, settings.num_samples, chunks
     )
     omes = None
     if "omes" in settings.metrics:
         omes_key = jax.random.fold_in(key, 7)
-        omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings)
+        omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings, chunks)
     return _Group(vae, variables, dataset, data, encoded, factors, omes, key)
 
 
-def _omes_arrays(vae, variables, data, key, encoded, factors, settings) -> dict[str, np.ndarray]:
+def _omes_arrays(
+    vae, variables, data, key, encoded, factors, settings, chunks
+) -> dict[str, np.ndarray]:
     """OMES arrays [M, ...] of all models: from interventions (full grids) or mined pairs."""
     mode = settings.omes_pairs
     if mode == "auto":
@@ -176,7 +189,7 @@ def _omes_arrays(vae, variables, data, key, encoded, factors, settings) -> dict[
     if not isinstance(data, GridData):
         raise UsageError(f"{data.name} is not a full FoV grid: set eval.omes_pairs='mine'.")
     z1, z2, valid = encoding.encode_interventions(
-        vae, variables, data, key, settings.omes_pairs_per_fov, settings.chunk_size
+        vae, variables, data, key, settings.omes_pairs_per_fov, chunks
     )
     one_model = functools.partial(
         omes_from_pair_codes, inactive_threshold=settings.options.inactive_threshold

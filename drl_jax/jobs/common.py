@@ -15,6 +15,7 @@ from drl_jax.data.ground_truth import GroundTruthData
 from drl_jax.errors import UsageError
 from drl_jax.evaluation import EvaluationSettings
 from drl_jax.metrics import MetricOptions
+from drl_jax.models import convolutions
 from drl_jax.models.methods import Method, get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.loop import Schedule
@@ -36,8 +37,18 @@ def load_data(block: ml_collections.ConfigDict) -> GroundTruthData:
     return registry.load(block.name, data_dir=block.data_dir or None, background=block.background)
 
 
-def evaluation_settings(block: ml_collections.ConfigDict) -> EvaluationSettings:
-    """An `eval` block (configs/common.py `evaluation`) as EvaluationSettings."""
+def conv(model_block: ml_collections.ConfigDict) -> str:
+    """`model.conv`, checked: 'auto' or one of convolutions.FORMULATIONS."""
+    try:
+        convolutions.resolve(model_block.conv)
+    except ValueError as error:
+        raise UsageError(f"config.model.conv: {error}") from None
+    return model_block.conv
+
+
+def evaluation_settings(block: ml_collections.ConfigDict, conv: str = "auto") -> EvaluationSettings:
+    """An `eval` block (configs/common.py `evaluation`) as EvaluationSettings; `conv`: the
+    encoder's convolution formulation (`conv(config.model)`)."""
     try:
         options = MetricOptions(
             seed=block.seed,
@@ -59,6 +70,8 @@ def evaluation_settings(block: ml_collections.ConfigDict) -> EvaluationSettings:
             num_samples=block.num_samples,
             num_train=block.num_train,
             chunk_size=block.chunk_size,
+            memory_budget_gb=block.memory_budget_gb,
+            conv=conv,
             seed=block.seed,
             omes_pairs=block.omes_pairs,
             omes_pairs_per_fov=block.omes_pairs_per_fov,

@@ -42,7 +42,7 @@ def run(config: ml_collections.ConfigDict) -> list[dict]:
     common.require(
         config.checkpoints, "No models: pass --config.checkpoints='WORKDIR/source/*/*' (a glob)."
     )
-    settings = common.evaluation_settings(config.eval)
+    settings = common.evaluation_settings(config.eval, common.conv(config.model))
     model_dirs = find_model_dirs(config.checkpoints)
     common.describe(config.data)
     data = common.load_data(config.data)

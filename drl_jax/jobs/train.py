@@ -30,5 +30,6 @@ def run(config: ml_collections.ConfigDict) -> TrainState:
         common.schedule(
             config.train, config.train.steps, config.method.pair_k, common.warmup_steps(cards)
         ),
+        conv=common.conv(config.model),
         description=f"{config.data.name}: {len(cards)} model(s)",
     )

@@ -83,7 +83,7 @@ def run(config: ml_collections.ConfigDict):
     source_info = common.describe(config.source)
     target_info = common.describe(config.target)
     shared = shared_fovs(config.shared_fovs, source_info, target_info)
-    settings = common.evaluation_settings(config.eval)
+    settings = common.evaluation_settings(config.eval, common.conv(config.model))
     root = epath.Path(config.workdir)
     save_config(root, config.to_dict())
     cards = common.model_cards(config, source_method, config.source.name, source_info.channels)
@@ -106,6 +106,7 @@ def run(config: ml_collections.ConfigDict):
         config.train.learning_rate,
         config.train.grad_clip_norm,
         schedule,
+        conv=settings.conv,
         description=f"source {config.source.name}",
     )
     target = _target_data(config.target, source_info.channels)
@@ -157,6 +158,7 @@ def _finetune(config, cards, folders: _Folders, target: GroundTruthData) -> None
         config.finetune.grad_clip_norm,
         common.schedule(config.finetune, source_step + config.finetune.steps, 1, source_step),
         initial_state=states,
+        conv=common.conv(config.model),
         description=f"finetune {config.target.name}",
     )
 

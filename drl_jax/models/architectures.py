@@ -18,69 +18,32 @@ The paper's (tanh(a) + 1) / 2 equals sigmoid(2a), so its logits are 2a.
 BatchNorm (paper encoder) keeps running statistics in the `batch_stats`
 collection; `train=True` normalises with the batch's statistics and updates them.
 
-Convolutions are computed as patches times a matrix (`conv2d`, `Conv`,
-`ConvTranspose4x4`) with flax's parameter names and layouts, and equal `nn.Conv` and
-`nn.ConvTranspose` (tests/models/test_architectures.py). On 2 shared CPU cores, one
-train step of batch 64 inside the K-step `lax.scan` took 1.3 s (paper) and 0.8 s
-(dlib) this way, against 26 s and 8.5 s with flax's modules. The paper encoder's convs
-have no bias: BatchNorm's offset makes it redundant.
+`Conv` and `ConvTranspose4x4` have flax's parameter names and layouts and equal
+`nn.Conv` and `nn.ConvTranspose` in every formulation of `convolutions` (native,
+patches, s2d; tests/models/test_architectures.py); `make_vae(..., conv="auto")` picks
+the one measured fastest on the backend. The paper encoder's convs have no bias:
+BatchNorm's offset makes it redundant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from drl_jax.data.ground_truth import IMAGE_SIZE
+from drl_jax.models import convolutions
 
 _PAPER_SLOPE = 0.02  # LeakyReLU negative slope of the paper's networks.
-
-
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF/flax 'SAME' padding of one spatial axis: (low, high), the extra pixel high."""
-    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def conv2d(
-    x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[tuple[int, int], ...]
-) -> jax.Array:
-    """2D convolution as patches (strided slices) times a matrix, no bias.
-
-    Equal to `lax.conv_general_dilated(x, kernel, (stride,) * 2, padding)` in NHWC/HWIO.
-    Gathering the kh * kw shifted views and contracting them with one matmul keeps the
-    backward pass made of slices, pads and dots: XLA:CPU runs a convolution's
-    kernel-gradient 10-20x slower inside a while loop (the train step's `lax.scan`;
-    jax-ml/jax#12868), while dots are unaffected.
-
-    Args:
-      x: float32 [B, H, W, Cin].
-      kernel: float32 [kh, kw, Cin, Cout].
-      stride: the same for both spatial axes.
-      padding: ((top, bottom), (left, right)) zero padding.
-
-    Returns:
-      float32 [B, Ho, Wo, Cout], Ho = (H + top + bottom - kh) // stride + 1, same for Wo.
-    """
-    kh, kw, cin, cout = kernel.shape
-    x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
-    height = (x.shape[1] - kh) // stride + 1
-    width = (x.shape[2] - kw) // stride + 1
-    views = [
-        x[:, i : i + stride * (height - 1) + 1 : stride, j : j + stride * (width - 1) + 1 : stride]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    patches = jnp.concatenate(views, axis=-1)  # [B, Ho, Wo, kh * kw * Cin], (i, j, c) order.
-    return patches @ kernel.reshape(kh * kw * cin, cout)
 
 
 class Conv(nn.Module):
     """Equal to `nn.Conv(features, (size, size), (stride, stride), padding, use_bias=...)`.
 
     Same parameter names and shapes; `padding` is "SAME" or ((top, bottom), (left,
-    right)). Computed by `conv2d`.
+    right)); `conv` the formulation (convolutions.FORMULATIONS).
     """
 
     features: int
@@ -88,6 +51,7 @@ class Conv(nn.Module):
     stride: int
     padding: str | tuple[tuple[int, int], tuple[int, int]]
     use_bias: bool = True
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -95,8 +59,10 @@ class Conv(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
         padding = self.padding
         if padding == "SAME":
-            padding = tuple(_same_padding(n, self.size, self.stride) for n in x.shape[1:3])
-        y = conv2d(x, kernel, self.stride, padding)
+            padding = tuple(
+                convolutions.same_padding(n, self.size, self.stride) for n in x.shape[1:3]
+            )
+        y = convolutions.conv(x, kernel, self.stride, padding, self.conv)
         if not self.use_bias:
             return y
         return y + self.param("bias", nn.initializers.zeros_init(), (self.features,))
@@ -106,31 +72,19 @@ class ConvTranspose4x4(nn.Module):
     """Transposed conv, kernel 4x4, stride 2, 'SAME': [B, H, W, Cin] -> [B, 2H, 2W, Cout].
 
     Equal to `nn.ConvTranspose(features, (4, 4), (2, 2), padding="SAME")` with the same
-    `kernel` [4, 4, Cin, Cout] and `bias` [Cout] (same names, shapes, initialisers), by
-    phase decomposition: output pixel (2p + a, 2q + b) only meets the taps
-    kernel[a::2, b::2], so each of the four phases is a stride-1 2x2 conv of the input
-    (`conv2d`), interleaved by depth-to-space. This skips the zeros that the
-    dilated-input form multiplies (4x fewer FLOPs).
+    `kernel` [4, 4, Cin, Cout] and `bias` [Cout] (same names, shapes, initialisers);
+    `conv` the formulation (convolutions.FORMULATIONS).
     """
 
     features: int
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         shape = (4, 4, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        # Even output rows read input rows (p - 1, p): pad before; odd rows (p, p + 1): after.
-        pads = ((1, 0), (0, 1))
-        rows = [
-            jnp.stack(
-                [conv2d(x, kernel[a::2, b::2], 1, (pads[a], pads[b])) for b in (0, 1)], axis=3
-            )
-            for a in (0, 1)
-        ]  # Each [B, H, W, 2 (b), Cout].
-        y = jnp.stack(rows, axis=2)  # [B, H, 2 (a), W, 2 (b), Cout]
-        batch, height, _, width, _, _ = y.shape
-        return y.reshape(batch, 2 * height, 2 * width, self.features) + bias
+        return convolutions.conv_transpose_4x4(x, kernel, self.conv) + bias
 
 
 def _heads(x: jax.Array, latent_dim: int) -> tuple[jax.Array, jax.Array]:
@@ -142,13 +96,14 @@ class PaperEncoder(nn.Module):
     """images [B, 64, 64, C] -> (mean [B, d], log-variance [B, d])."""
 
     latent_dim: int
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
         for features in (32, 64, 128):
             # No conv bias: BatchNorm's offset makes it redundant, and its gradient would be
             # rounding noise that Adam turns into +-lr steps.
-            x = Conv(features, 4, 2, ((1, 1), (1, 1)), use_bias=False)(x)
+            x = Conv(features, 4, 2, ((1, 1), (1, 1)), use_bias=False, conv=self.conv)(x)
             # momentum 0.9 and eps 1e-5 are PyTorch's BatchNorm2d defaults (the reference code).
             x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
             x = nn.leaky_relu(x, _PAPER_SLOPE)
@@ -160,13 +115,14 @@ class PaperDecoder(nn.Module):
     """codes [B, d] -> logits [B, 64, 64, C] (2a, where the paper outputs (tanh(a) + 1) / 2)."""
 
     channels: int
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
         del train  # No batch statistics in the decoder.
         x = nn.leaky_relu(nn.Dense(8 * 8 * 128)(z), _PAPER_SLOPE).reshape(-1, 8, 8, 128)
         for features in (64, 32, self.channels):
-            x = nn.leaky_relu(ConvTranspose4x4(features)(x), _PAPER_SLOPE)
+            x = nn.leaky_relu(ConvTranspose4x4(features, self.conv)(x), _PAPER_SLOPE)
         return 2.0 * x
 
 
@@ -174,12 +130,13 @@ class DlibEncoder(nn.Module):
     """disentanglement_lib `conv_encoder`: images [B, 64, 64, C] -> (mean, log-variance) [B, d]."""
 
     latent_dim: int
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
         del train  # No batch statistics.
         for features, size in ((32, 4), (32, 4), (64, 2), (64, 2)):
-            x = nn.relu(Conv(features, size, 2, "SAME")(x))
+            x = nn.relu(Conv(features, size, 2, "SAME", conv=self.conv)(x))
         x = nn.relu(nn.Dense(256)(x.reshape(x.shape[0], -1)))
         return _heads(x, self.latent_dim)
 
@@ -188,6 +145,7 @@ class DlibDecoder(nn.Module):
     """disentanglement_lib `deconv_decoder`: codes [B, d] -> logits [B, 64, 64, C]."""
 
     channels: int
+    conv: str = "native"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -195,8 +153,8 @@ class DlibDecoder(nn.Module):
         x = nn.relu(nn.Dense(256)(z))
         x = nn.relu(nn.Dense(1024)(x)).reshape(-1, 4, 4, 64)
         for features in (64, 32, 32):
-            x = nn.relu(ConvTranspose4x4(features)(x))
-        return ConvTranspose4x4(self.channels)(x)
+            x = nn.relu(ConvTranspose4x4(features, self.conv)(x))
+        return ConvTranspose4x4(self.channels, self.conv)(x)
 
 
 class VAE(nn.Module):
@@ -229,14 +187,36 @@ class VAE(nn.Module):
         return self.decoder(z, train)
 
 
+def over_models(
+    vae: VAE, fn: Callable[..., Any], spmd_axis_name: str | None = None
+) -> Callable[..., Any]:
+    """`fn(stacked, *shared)` over the leading model axis of `stacked` (a pytree [M, ...]);
+    the `shared` arguments are the same for every model, the outputs gain the M axis.
+
+    `jax.vmap`, except on CPU with the native and s2d formulations: there a vmapped
+    convolution with per-model kernels becomes a grouped one, which XLA:CPU runs about
+    2x slower per model than M plain ones, so the models run one after another
+    (`lax.map`, each model at full speed; one program either way).
+    """
+    if jax.default_backend() == "cpu" and vae.encoder.conv != "patches":
+        return lambda stacked, *shared: jax.lax.map(lambda one: fn(one, *shared), stacked)
+    return lambda stacked, *shared: jax.vmap(
+        lambda one: fn(one, *shared), spmd_axis_name=spmd_axis_name
+    )(stacked)
+
+
 ARCHITECTURES = {
     "paper": (PaperEncoder, PaperDecoder),
     "dlib": (DlibEncoder, DlibDecoder),
 }
 
 
-def make_vae(architecture: str, channels: int, latent_dim: int) -> VAE:
-    """The VAE of `architecture` (one of ARCHITECTURES) for C=`channels` images, d=`latent_dim`."""
+def make_vae(architecture: str, channels: int, latent_dim: int, conv: str = "auto") -> VAE:
+    """The VAE of `architecture` (one of ARCHITECTURES) for C=`channels` images, d=`latent_dim`.
+
+    `conv`: the convolution formulation (convolutions.FORMULATIONS, or "auto": the one
+    measured fastest on JAX's default backend). All give the same parameters and values.
+    """
     if architecture not in ARCHITECTURES:
         raise ValueError(
             f"Unknown architecture {architecture!r}; valid: {', '.join(sorted(ARCHITECTURES))}."
@@ -244,7 +224,8 @@ def make_vae(architecture: str, channels: int, latent_dim: int) -> VAE:
     if channels < 1 or latent_dim < 1:
         raise ValueError(f"channels and latent_dim must be >= 1, got {channels}, {latent_dim}.")
     encoder, decoder = ARCHITECTURES[architecture]
-    return VAE(encoder(latent_dim), decoder(channels))
+    conv = convolutions.resolve(conv)
+    return VAE(encoder(latent_dim, conv), decoder(channels, conv))
 
 
 class Discriminator(nn.Module):

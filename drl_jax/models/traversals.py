@@ -11,7 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from drl_jax.models.architectures import VAE
+from drl_jax.models.architectures import VAE, over_models
 from drl_jax.runtime import RUN_RARELY
 
 TRAVERSAL_VALUES = (-2.0, -1.33, -0.67, 0.0, 0.67, 1.33, 2.0)
@@ -35,7 +35,7 @@ def reconstructions(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
         decoded = jax.nn.sigmoid(vae.apply(model_variables, mean, False, method="decode"))
         return jnp.stack([images, decoded])
 
-    return jax.vmap(one)(variables)
+    return over_models(vae, one)(variables)
 
 
 @functools.partial(jax.jit, static_argnums=0, compiler_options=RUN_RARELY)
@@ -62,4 +62,4 @@ def traversals(vae: VAE, variables: dict, image: jax.Array) -> jax.Array:
         decoded = jax.nn.sigmoid(vae.apply(model_variables, flat, False, method="decode"))
         return decoded.reshape(latent_dim, len(values), *decoded.shape[1:])
 
-    return jax.vmap(one)(variables)
+    return over_models(vae, one)(variables)

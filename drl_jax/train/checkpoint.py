@@ -64,8 +64,9 @@ class ModelCard:
     seed: int
     dataset: str
 
-    def vae(self) -> VAE:
-        return make_vae(self.architecture, self.channels, self.latent_dim)
+    def vae(self, conv: str = "auto") -> VAE:
+        """The network, its convolutions in formulation `conv` (models/convolutions.py)."""
+        return make_vae(self.architecture, self.channels, self.latent_dim, conv)
 
     @property
     def group(self) -> tuple[str, int, int]:

@@ -89,6 +89,7 @@ def train(
     schedule: Schedule,
     *,
     initial_state: TrainState | None = None,
+    conv: str = "auto",
     description: str = "train",
 ) -> TrainState:
     """Trains the models of `cards` (one architecture) in `model_dirs`; returns the final state.
@@ -102,10 +103,11 @@ def train(
       schedule: step counts of the run.
       initial_state: a stacked state [M, ...] to start from when the folders hold no
         checkpoint yet (fine-tuning starts from the source models).
+      conv: the convolution formulation (models/convolutions.py; same results).
       description: the progress bar's label.
     """
     _check_models(data, cards)
-    vae = cards[0].vae()
+    vae = cards[0].vae(conv)
     optimizer = make_optimizer(learning_rate, grad_clip_norm)
     mesh = make_mesh(schedule.model_shards)
     keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])

@@ -4,8 +4,10 @@
 runs K = `steps_per_call` steps in one `lax.scan`; each step samples its own batch
 on the device from `data` (a GridData / LabelledData pytree, passed as an argument),
 runs forward and backward and updates the VAE (and FactorVAE's discriminator).
-`make_sweep_train_steps` is the same step vmapped over a stacked state [M, ...]
-(`create_sweep_state`), all models reading the same `data` with their own keys.
+`make_sweep_train_steps` is the same step over a stacked state [M, ...]
+(`create_sweep_state`; vmapped, or models in sequence where the convolution formulation
+asks for it: `architectures.over_models`), all models reading the same `data` with their
+own keys. `flops_per_step` counts one step's FLOPs.
 
 Sharding: with a `Mesh` of axes ("model", "data") (`make_mesh`), every step's batch
 is constrained to be split over `data`, a sweep state over `model` (replicated over
@@ -34,7 +36,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from drl_jax.models.architectures import VAE
+from drl_jax.models.architectures import VAE, over_models
 from drl_jax.models.methods import Method, check_hparams
 from drl_jax.train.state import TrainState, sweep_sharding
 
@@ -135,7 +137,7 @@ def _build(vae, method, optimizer, batch_size, steps_per_call, pair_k, mesh, swe
     train_steps = functools.partial(_k_steps, one_step, steps_per_call)
     if sweep:
         spmd_axis = None if mesh is None else "model"
-        train_steps = jax.vmap(train_steps, in_axes=(0, None), spmd_axis_name=spmd_axis)
+        train_steps = over_models(vae, train_steps, spmd_axis)
     if mesh is None:
         return jax.jit(train_steps, donate_argnums=0)
     state_sharding = sweep_sharding(mesh) if sweep else NamedSharding(mesh, PartitionSpec())
@@ -185,3 +187,23 @@ def make_sweep_train_steps(
     model's batch over "data".
     """
     return _build(vae, method, optimizer, batch_size, steps_per_call, pair_k, mesh, True)
+
+
+def flops_per_step(
+    vae: VAE,
+    method: Method,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    state: TrainState,
+    data,
+    pair_k: int = 1,
+) -> float:
+    """FLOPs of one optimizer step of one model (batch sampling, forward, backward, update),
+    as XLA's cost analysis counts them in a program of that one step.
+
+    The K-step program's own count does not serve: XLA counts a loop body once, whatever
+    the trip count. `state` is one model's (unstacked) state.
+    """
+    one_step = functools.partial(_one_step, vae, method, optimizer, batch_size, pair_k, None)
+    compiled = jax.jit(lambda s, d: one_step(d, s)).lower(state, data).compile()
+    return float((compiled.cost_analysis() or {}).get("flops", float("nan")))

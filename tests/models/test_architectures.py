@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from drl_jax.models import architectures
+from drl_jax.models import architectures, convolutions
 
 
 def _count(tree) -> int:
@@ -90,30 +90,65 @@ def _random_params(kernel_shape, rng):
     return {"params": {"kernel": kernel, "bias": bias}}
 
 
-@pytest.mark.parametrize(
-    "size, stride, padding, height",
-    [(4, 2, ((1, 1), (1, 1)), 12), (2, 2, "SAME", 8), (4, 2, "SAME", 9)],
-)
-def test_conv_equals_flax_conv(size, stride, padding, height):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(2, height, height, 3)).astype(np.float32)
-    params = _random_params((size, size, 3, 5), rng)
-    expected = jax.jit(nn.Conv(5, (size, size), (stride, stride), padding=padding).apply)(params, x)
-    got = jax.jit(architectures.Conv(5, size, stride, padding).apply)(params, x)
+# Every conv layer of both architectures (input height, Cin, Cout, kernel, padding), and
+# odd sizes that 'SAME' pads unevenly.
+CONVS = [
+    (64, 3, 32, 4, ((1, 1), (1, 1))),  # paper (and dlib's first layer, SAME = (1, 1))
+    (32, 32, 64, 4, ((1, 1), (1, 1))),
+    (16, 64, 128, 4, ((1, 1), (1, 1))),
+    (32, 32, 32, 4, "SAME"),  # dlib
+    (16, 32, 64, 2, "SAME"),
+    (8, 64, 64, 2, "SAME"),
+    (9, 3, 5, 4, "SAME"),
+    (7, 3, 5, 2, "SAME"),
+]
+TRANSPOSED = [(8, 128, 64), (16, 64, 32), (32, 32, 3), (4, 64, 64), (5, 3, 1)]
+
+
+def _assert_same_values_and_gradients(ours, theirs, params, x):
+    """Outputs and the gradients of a random projection of them agree (relative 1e-5)."""
+    expected = jax.jit(theirs)(params, x)
+    got = jax.jit(ours)(params, x)
     assert got.shape == expected.shape
-    np.testing.assert_array_less(np.max(np.abs(got - expected)), 1e-5)
+    scale = float(jnp.max(jnp.abs(expected)))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * scale)
+    weights = jax.random.normal(jax.random.key(3), expected.shape)
+    grads = [
+        jax.jit(jax.grad(lambda p, x, f=f: jnp.sum(f(p, x) * weights), argnums=(0, 1)))(params, x)
+        for f in (ours, theirs)
+    ]
+    for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(jnp.max(jnp.abs(b))))
 
 
-@pytest.mark.parametrize("height, cin, cout", [(8, 16, 8), (5, 3, 1)])
-def test_conv_transpose_equals_flax_conv_transpose(height, cin, cout):
+@pytest.mark.parametrize("formulation", convolutions.FORMULATIONS)
+@pytest.mark.parametrize("height, cin, cout, size, padding", CONVS)
+def test_conv_equals_flax_conv(formulation, height, cin, cout, size, padding):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(2, height, height, cin)).astype(np.float32)
+    params = _random_params((size, size, cin, cout), rng)
+    theirs = nn.Conv(cout, (size, size), (2, 2), padding=padding).apply
+    ours = architectures.Conv(cout, size, 2, padding, conv=formulation).apply
+    _assert_same_values_and_gradients(ours, theirs, params, x)
+
+
+@pytest.mark.parametrize("formulation", convolutions.FORMULATIONS)
+@pytest.mark.parametrize("height, cin, cout", TRANSPOSED)
+def test_conv_transpose_equals_flax_conv_transpose(formulation, height, cin, cout):
     rng = np.random.default_rng(1)
     x = rng.uniform(size=(2, height, height, cin)).astype(np.float32)
     params = _random_params((4, 4, cin, cout), rng)
-    theirs = nn.ConvTranspose(cout, (4, 4), (2, 2), padding="SAME")
-    expected = jax.jit(theirs.apply)(params, x)
-    got = jax.jit(architectures.ConvTranspose4x4(cout).apply)(params, x)
-    assert got.shape == expected.shape == (2, 2 * height, 2 * height, cout)
-    np.testing.assert_array_less(np.max(np.abs(got - expected)), 1e-5)
+    theirs = nn.ConvTranspose(cout, (4, 4), (2, 2), padding="SAME").apply
+    ours = architectures.ConvTranspose4x4(cout, formulation).apply
+    _assert_same_values_and_gradients(ours, theirs, params, x)
+
+
+def test_auto_formulation_per_backend():
+    assert convolutions.resolve("auto", "gpu") == convolutions.resolve("auto", "tpu") == "native"
+    assert convolutions.resolve("auto", "cpu") == convolutions.AUTO["cpu"]
+    assert convolutions.resolve("patches") == "patches"
+    with pytest.raises(ValueError, match="'winograd'; valid: auto, native, patches, s2d"):
+        convolutions.resolve("winograd")
 
 
 def test_batch_norm_uses_batch_statistics_only_in_training():

@@ -89,6 +89,16 @@ def _assert_close(a, b):
         np.testing.assert_allclose(x, y, rtol=0, atol=5e-5)
 
 
+def _assert_close_but_sign_flips(a, b):
+    """Equal up to reordered sums where a near-zero gradient may change sign: Adam then
+    moves that weight by up to 2 lr per step the other way. All but 1 weight in 1,000
+    within 1/20 of a step, and every weight within the 4 steps' reach."""
+    for x, y in zip(a, b, strict=True):
+        difference = np.abs(x - y)
+        assert np.mean(difference > 5e-5) < 1e-3, np.sort(difference.ravel())[-5:]
+        assert difference.max() < 2 * 4 * 1e-3
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three runs at once: the sweep on 2 processes x 4 devices (models over processes),
@@ -137,7 +147,9 @@ def test_one_model_over_two_processes_ends_identical_everywhere(runs):
     for a, b in zip(*copies, strict=True):
         np.testing.assert_array_equal(a, b)
     reference = _held(root / "reference" / "process0.npz")
-    _assert_close(copies[0], reference[0])  # = model 0 of the sweep (beta 1, seed 0)
+    # = model 0 of the sweep (beta 1, seed 0). Its batch spans 8 devices here, so every
+    # gradient is a sum of 8 partial sums, added in another order.
+    _assert_close_but_sign_flips(copies[0], reference[0])
 
 
 def test_evaluate_over_two_processes_writes_each_model_once_and_one_table(runs):

@@ -1,0 +1,49 @@
+"""Encoding many stacked models within a memory budget: the plan fits, and any split of models
+and images into calls gives the numbers of one call."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from drl_jax.data import registry
+from drl_jax.evaluation import encoding
+from drl_jax.models import make_vae
+
+MODELS = 200
+
+
+def test_hundreds_of_models_in_budgeted_calls_equal_one_call(capsys):
+    vae = make_vae("dlib", 1, 10, "s2d")
+    # 200 stacked models (0.7 GB) with random parameters: numpy, no compiled initialiser.
+    shapes = jax.eval_shape(
+        lambda x: vae.init(jax.random.key(0), x, False), jnp.zeros((1, 64, 64, 1))
+    )
+    rng = np.random.default_rng(0)
+    variables = jax.tree.map(
+        lambda x: rng.normal(0, 0.05, (MODELS, *x.shape)).astype(np.float32), shapes
+    )
+    budget = encoding.call_bytes(vae, 20, 40, 1)  # room for about 20 models a call
+    chunks = encoding.plan_chunks(vae, MODELS, 1, 40, budget)
+    assert 10 < chunks.models < MODELS and chunks.images == 40
+    assert encoding.call_bytes(vae, chunks.models, chunks.images, 1) <= budget
+    data = registry.load("procedural_dsprites")
+    key = jax.random.key(1)
+    split, factors = encoding.encode_samples(vae, variables, data, key, 60, chunks)
+    whole, same_factors = encoding.encode_samples(
+        vae, variables, data, key, 60, encoding.Chunks(models=MODELS, images=40)
+    )
+    np.testing.assert_array_equal(factors, same_factors)
+    assert split["mean"].shape == (MODELS, 60, 10)
+    for name in ("mean", "sampled", "reconstruction", "kl"):
+        np.testing.assert_allclose(split[name], whole[name], rtol=1e-6, atol=1e-6)
+    assert np.std(split["mean"][:, 0, 0]) > 0  # the models differ
+    # The progress bar names the split.
+    assert f"{MODELS} models, {chunks.models} x 40 a call" in capsys.readouterr().err
+
+
+def test_a_budget_below_one_call_of_images_takes_fewer_images():
+    vae = make_vae("dlib", 1, 10, "s2d")
+    budget = encoding.call_bytes(vae, 2, 256, 1) // 2
+    chunks = encoding.plan_chunks(vae, 10, 1, 256, budget)
+    assert chunks.images < 256
+    assert encoding.call_bytes(vae, chunks.models, chunks.images, 1) <= budget
