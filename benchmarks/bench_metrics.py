@@ -14,7 +14,7 @@ time), all with the exact backends.
 
 Then, per grid (the Shapes3D one above, and the dSprites sizes 3, 6, 40, 32, 32 with
 2,000 / 1,000 samples and the same kind of codes), the seconds of every backend of
-DCI's GBTs (exact, lightgbm), the downstream GBTs (exact, lightgbm, hist) and the
+DCI's GBTs (exact, lightgbm), the downstream GBTs (exact, lightgbm) and the
 downstream MLP (sklearn, jax; the jax time includes its compile) and their
 differences from the exact backends: DCI disentanglement, completeness and test
 informativeness, and per-FoV test accuracy on the full and pruned codes.
@@ -112,16 +112,6 @@ def run_backends(rows: dict, split: tuple, dims_per_fov: dict, jobs: dict, skip_
             gbts=gbts,
             **jobs,
         )
-    results["gbt hist"] = timed(
-        rows,
-        "downstream gbt hist (full + pruned)",
-        downstream.downstream,
-        *split,
-        dims_per_fov=dims_per_fov,
-        classifiers=("gbt",),
-        gbt_backend="hist",
-        **jobs,
-    )
     for backend in () if skip_mlp else downstream.MLP_BACKENDS:
         results[f"mlp {backend}"] = timed(
             rows,
@@ -149,7 +139,7 @@ def print_differences(rows: dict, results: dict) -> None:
     print(
         "dci_completeness per FoV lightgbm - exact:", ", ".join(f"{b - a:+.3f}" for a, b in per_fov)
     )
-    comparisons = [("gbt", "exact", other) for other in ("lightgbm", "hist")]
+    comparisons = [("gbt", "exact", "lightgbm")]
     comparisons += [("mlp", "sklearn", "jax")] if "mlp jax" in results else []
     for kind, reference, other in comparisons:
         for variant in ("full", "pruned"):
@@ -196,7 +186,7 @@ def main() -> None:
         backend_rows: dict[str, tuple[float, float]] = {}
         results = run_backends(backend_rows, split, dims_per_fov, jobs, args.skip_mlp)
         exact_names = [n for n in backend_rows if "lightgbm" not in n and "jax" not in n]
-        rows |= {n: backend_rows[n] for n in exact_names if "hist" not in n}
+        rows |= {n: backend_rows[n] for n in exact_names}
         total = sum(wall for wall, _ in rows.values())
         print(f"\n== {grid}: FoV sizes {sizes}, {num_train:,} / {num_test:,} samples ==")
         print(f"{'metric (exact backends)':48s} {'wall s':>9s} {'CPU s':>9s} {'share':>7s}")

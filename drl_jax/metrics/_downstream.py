@@ -21,11 +21,6 @@ the same backend) to reuse them.
 Faster backends (the exact ones stay the default; their numbers differ, so compare
 scores only within one backend):
 * `gbt_backend="lightgbm"`: dci.py's LightGBM GBTs (settings and caveats there).
-* `gbt_backend="hist"`: `HistGradientBoostingClassifier(max_iter=100,
-  learning_rate=0.1, max_depth=3, max_leaf_nodes=None, min_samples_leaf=1,
-  early_stopping=False)`, the exact GBT's schedule, depth and leaf size on features
-  binned into 255 quantiles (Newton leaf update). It has no feature importances, so
-  DCI keeps the exact GBTs and nothing is shared.
 * `mlp_backend="jax"`: sklearn's MLP rewritten in JAX, every net of a model in one
   jitted program (mlp.py: what it mirrors and where it departs).
 
@@ -42,7 +37,6 @@ from collections.abc import Mapping, Sequence
 import joblib
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -51,24 +45,14 @@ from drl_jax.metrics import info, mlp
 
 CLASSIFIERS = ("gbt", "mlp")
 PRUNINGS = ("per_fov", "union")
-GBT_BACKENDS = (*dci.GBT_BACKENDS, "hist")
+GBT_BACKENDS = tuple(dci.GBT_BACKENDS)
 MLP_BACKENDS = ("sklearn", "jax")
 
 
-def _classifier(kind: str, gbt_backend: str, seed: int):
+def _classifier(kind: str, gbt_backend: str, seed: int, num_samples: int):
     if kind == "mlp":
         return MLPClassifier(hidden_layer_sizes=(mlp.HIDDEN, mlp.HIDDEN), random_state=seed)
-    if gbt_backend == "hist":
-        return HistGradientBoostingClassifier(
-            max_iter=100,
-            learning_rate=0.1,
-            max_depth=3,
-            max_leaf_nodes=None,
-            min_samples_leaf=1,
-            early_stopping=False,
-            random_state=seed,
-        )
-    return dci.gbt_classifier(gbt_backend, seed)
+    return dci.gbt_classifier(gbt_backend, seed, num_samples)
 
 
 def _fit_accuracy(
@@ -129,8 +113,7 @@ def downstream(
       dims_per_fov: FoV index -> dimensions (OMES's association); None: full only.
       pruning: "per_fov" (the paper) or "union" (the reference code).
       classifiers: a subset of ("gbt", "mlp").
-      gbt_backend: "exact" (GradientBoostingClassifier), "lightgbm" or "hist" (see
-        the module docstrings here and in dci.py).
+      gbt_backend: "exact" (GradientBoostingClassifier) or "lightgbm" (see dci.py).
       mlp_backend: "sklearn" (MLPClassifier) or "jax" (see module docstring).
       seed: `random_state` of every classifier (the jax MLPs' PRNG key).
       n_jobs: joblib workers (-1: all cores).
@@ -215,7 +198,7 @@ def _sklearn_accuracies(
     }
     fits = {
         (kind, variant, j): joblib.delayed(_fit_accuracy)(
-            _classifier(kind, gbt_backend, seed),
+            _classifier(kind, gbt_backend, seed, len(train[0])),
             (codes[kind][0][:, dims], train[1][:, j]),
             (codes[kind][1][:, dims], test[1][:, j]),
         )

@@ -42,7 +42,7 @@ class MetricOptions:
       n_jobs: joblib workers for the classifiers (-1: all cores).
       pruning: pruned downstream inputs: "per_fov" (the paper) or "union" (the reference).
       classifiers: downstream classifiers, a subset of ("gbt", "mlp").
-      gbt_backend: "exact" (sklearn), "lightgbm" or "hist" (README, "The metric suite").
+      gbt_backend: "exact" (sklearn) or "lightgbm" (README, "The metric suite").
       mlp_backend: "sklearn" or "jax" (all nets in one jitted program).
       beta_vae_train, beta_vae_eval: BetaVAE points.
       factor_vae_train, factor_vae_eval, factor_vae_variance: FactorVAE points and the
@@ -80,12 +80,6 @@ class MetricOptions:
                 f"classifiers must be a non-empty subset of {_downstream.CLASSIFIERS}, got "
                 f"{self.classifiers}."
             )
-
-    @property
-    def dci_backend(self) -> str:
-        """The GBTs DCI fits: LightGBM's for gbt_backend "lightgbm", else the exact ones
-        ("hist" has no feature importances)."""
-        return "lightgbm" if self.gbt_backend == "lightgbm" else "exact"
 
 
 @dataclasses.dataclass
@@ -137,8 +131,10 @@ class MetricInputs:
     def test(self) -> tuple[np.ndarray, np.ndarray]:
         return self.codes[self.num_train :], self.factors[self.num_train :]
 
-    def gbts(self, backend: str, options: MetricOptions) -> list:
-        """One GBT per FoV of `backend` on the training split, fitted once and shared."""
+    def gbts(self, options: MetricOptions) -> list:
+        """One GBT per FoV of `options.gbt_backend` on the training split, fitted once and
+        shared by DCI and the downstream GBTs."""
+        backend = options.gbt_backend
         if backend not in self._gbts:
             self._gbts[backend] = _dci.fit_gbts(
                 *self.train, backend=backend, seed=options.seed, n_jobs=options.n_jobs
@@ -172,12 +168,11 @@ def _omes_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]
 
 
 def _dci_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
-    gbts = inputs.gbts(options.dci_backend, options)
+    gbts = inputs.gbts(options)
     return _dci.dci(*inputs.train, *inputs.test, seed=options.seed, gbts=gbts)
 
 
 def _downstream_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
-    shares_gbts = options.gbt_backend in _dci.GBT_BACKENDS and "gbt" in options.classifiers
     best = inputs.omes_arrays(options)["best_dim"]
     return _downstream.downstream(
         *inputs.train,
@@ -189,7 +184,7 @@ def _downstream_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str
         mlp_backend=options.mlp_backend,
         seed=options.seed,
         n_jobs=options.n_jobs,
-        gbts=inputs.gbts(options.gbt_backend, options) if shares_gbts else None,
+        gbts=inputs.gbts(options) if "gbt" in options.classifiers else None,
     )
 
 

@@ -93,16 +93,12 @@ def test_reuses_dci_gbts_in_parallel(backend):
     assert 0.5 < reused["gbt_full"] < 0.95
 
 
-def test_mlp_and_hist_backend():
+def test_mlp_backend():
     codes_train, factors_train, codes_test, factors_test = split(5)
     two_fovs = (codes_train, factors_train[:, :2], codes_test, factors_test[:, :2])
     mlp = downstream(*two_fovs, dims_per_fov={1: [1]}, classifiers=("mlp",), n_jobs=1)
     # Two ReLU layers separate 2-3 ordered classes 1 apart with noise 0.05 exactly.
     assert mlp["mlp_full_per_fov"] == [1.0, 1.0] and mlp["mlp_pruned_per_fov"] == [None, 1.0]
-    hist = downstream(*split(5), classifiers=("gbt",), gbt_backend="hist", n_jobs=1)
-    # 255 quantile bins over 400 samples put the extreme samples of adjacent classes into
-    # one bin: a few test samples near a class boundary are lost (the exact GBT: 1.0).
-    assert min(hist["gbt_full_per_fov"]) >= 0.98
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +170,7 @@ def test_jax_mlp_pruned_equals_kept_dims_alone(jax_mlp, mlp_data):
 
 def test_rejects_bad_inputs(identity_gbts):
     data = split()
-    with pytest.raises(ValueError, match="gbt_backend 'hist'"):
+    with pytest.raises(ValueError, match=r"gbt_backend one of \('exact', 'lightgbm'\).*'hist'"):
         downstream(*data, classifiers=("gbt",), gbt_backend="hist", gbts=identity_gbts)
     with pytest.raises(ValueError, match="gbt_backend 'lightgbm'.*GradientBoostingClassifier"):
         downstream(*data, classifiers=("gbt",), gbt_backend="lightgbm", gbts=identity_gbts)
