@@ -63,8 +63,12 @@ def settings():
     config = load_config("evaluate", "quick")
     config.eval.num_samples, config.eval.num_train, config.eval.chunk_size = 600, 400, 200
     config.eval.omes_pairs_per_fov = 200
-    # The classifier-based metrics are tested in tests/metrics and end to end in test_transfer.
-    config.eval.metrics = ("omes", "mig", "sap", "elbo")
+    # The classifier-based metrics are tested in tests/metrics and end to end in test_transfer;
+    # the intervention metrics run here through the encoder the job hands them, at toy sizes.
+    config.eval.metrics = ("omes", "mig", "sap", "beta_vae", "factor_vae", "elbo")
+    config.eval.beta_vae_train, config.eval.beta_vae_eval = 20, 10
+    config.eval.factor_vae_train, config.eval.factor_vae_eval = 20, 10
+    config.eval.factor_vae_variance = 200
     return common.evaluation_settings(config.eval)
 
 

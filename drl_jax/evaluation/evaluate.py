@@ -140,7 +140,7 @@ def evaluate_models(
 class _Group:
     """M stacked models of one architecture and what they encoded."""
 
-    vae: Any
+    encode_means: functools.partial  # (model variables, images) -> codes, static under jit
     variables: dict  # [M, ...]
     dataset: str  # the name of the dataset asked for
     data: GroundTruthData  # it, in the models' channel count
@@ -168,7 +168,8 @@ def _encode_group(card, model_variables, data, settings: EvaluationSettings) -> 
     if "omes" in settings.metrics:
         omes_key = jax.random.fold_in(key, 7)
         omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings, chunks)
-    return _Group(vae, variables, dataset, data, encoded, factors, omes, key)
+    encode_means = functools.partial(_encode_means, vae)  # one per group: one compilation
+    return _Group(encode_means, variables, dataset, data, encoded, factors, omes, key)
 
 
 def _omes_arrays(
@@ -213,7 +214,7 @@ def _evaluate_one(group: _Group, m: int, card, checkpoint, out_dir, settings) ->
         num_train=settings.num_train,
         factor_names=names,
         data=group.data,
-        encode=Partial(_encode_means, group.vae, model_variables),
+        encode=Partial(group.encode_means, model_variables),
         key=jax.random.fold_in(group.key, 11),
         omes=omes,
         elbo_terms={k: group.encoded[k][m] for k in ("reconstruction", "kl")},
