@@ -6,7 +6,7 @@ from conftest import load_config
 
 def test_preset_and_overrides_with_commas_inside_brackets():
     config = load_config("train_source", "quick,sweep.seeds=(0, 1, 2),train.learning_rate=0.5")
-    assert config.train.steps == 3_000  # from the preset
+    assert config.train.steps == 2_000  # from the preset
     assert config.sweep.seeds == (0, 1, 2)
     assert config.train.learning_rate == 0.5 and isinstance(config.train.learning_rate, float)
 
@@ -33,3 +33,27 @@ def test_config_metric_list_is_the_registry():
 
     assert common.METRICS == tuple(METRICS)
     assert load_config("transfer").eval.metrics == tuple(METRICS)
+
+
+def test_quick_real_is_quick_from_synthetic_dsprites_to_real_coil100(tmp_path):
+    from drl_jax.data import registry
+    from drl_jax.data.tfds import readers
+    from drl_jax.jobs.transfer import shared_fovs
+
+    config = load_config("transfer", "quick_real")
+    names = ("procedural_color_dsprites", "coil100_augmented")
+    assert (config.source.name, config.target.name) == names
+    quick = load_config("transfer", "quick")
+    quick.source.name, quick.target.name = names
+    assert config.to_dict() == quick.to_dict()  # sized like quick: only the data differ
+
+    source = registry.describe(config.source.name)  # procedural: no data needed
+    with pytest.raises(readers.DatasetNotPreparedError, match="prepare coil100_augmented"):
+        registry.describe(config.target.name, str(tmp_path))
+    # The target's FoVs without its photographs: the builder's declared features.
+    space, channels, is_grid = readers.declared(config.target.name, str(tmp_path))
+    target = registry.Description(config.target.name, space.names, space.sizes, channels, is_grid)
+    assert target.factor_names == ("object", "pose", "rotation", "scale")
+    assert target.factor_sizes == (100, 72, 18, 9)
+    assert source.channels == target.channels == 3  # RGB to RGB: no channel conversion
+    assert shared_fovs(config.shared_fovs, source, target) == ("scale",)

@@ -184,10 +184,14 @@ def describe(name: str, data_dir: str | None = None) -> tuple[FactorSpace, int, 
     Raises:
       DatasetNotPreparedError: as `load`.
     """
+    _check_prepared(name, builder(name, data_dir))
+    return declared(name, data_dir)
+
+
+def declared(name: str, data_dir: str | None = None) -> tuple[FactorSpace, int, bool]:
+    """`describe`'s answer from the builder's declared features: needs no prepared data."""
     reader = _reader(name)
-    dataset_builder = builder(name, data_dir)
-    _check_prepared(name, dataset_builder)
-    space = _space(reader, dataset_builder)
+    space = _space(reader, builder(name, data_dir))
     if reader.assemble in (_coil_augmented, _coil_augmented_binary):
         space = coil_augment.augmented_space(space)
     return space, reader.channels, reader.assemble is not _labels
