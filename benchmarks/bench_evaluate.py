@@ -42,7 +42,7 @@ def stacked_models(vae, models: int, channels: int) -> dict:
     """Freshly initialised variables of `models` models, stacked [M, ...]."""
     image = np.zeros((1, 64, 64, channels), np.float32)
     keys = jax.random.split(jax.random.key(0), models)
-    return jax.vmap(lambda key: vae.init(key, image, False))(keys)
+    return jax.jit(jax.vmap(lambda key: vae.init(key, image, False)))(keys)
 
 
 def measure(vae, variables, data, num_samples: int, pairs_per_fov: int, chunks) -> dict:

@@ -174,3 +174,17 @@ def test_failed_write_is_one_line_and_leaves_nothing_behind(example, tmp_path, c
     ]
     # No temporary file is left, and the finished files are untouched.
     assert {p.name: p.read_bytes() for p in out.iterdir()} == finished
+
+
+def test_unknown_conv_formulation_is_one_line(tmp_path):
+    result = run_cli(
+        "--config=configs/train_source.py:quick",
+        f"--config.workdir={tmp_path}",
+        "--config.model.conv=fast",
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "drl_jax: error: config.model.conv: Unknown conv formulation 'fast'; valid: auto, "
+        "native, patches, s2d."
+    )
+    assert not any(tmp_path.iterdir())  # stopped before writing anything

@@ -15,6 +15,7 @@ def run(config: ml_collections.ConfigDict) -> TrainState:
     """Trains every (sweep value, seed) model as one program; returns the final state."""
     common.require(config.workdir, "No output folder: pass --config.workdir=DIR.")
     objective = common.method(config)
+    conv = common.conv(config.model)
     description = common.describe(config.data)
     data = common.load_data(config.data)
     cards = common.model_cards(config, objective, config.data.name, description.channels)
@@ -30,6 +31,6 @@ def run(config: ml_collections.ConfigDict) -> TrainState:
         common.schedule(
             config.train, config.train.steps, config.method.pair_k, common.warmup_steps(cards)
         ),
-        conv=common.conv(config.model),
+        conv=conv,
         description=f"{config.data.name}: {len(cards)} model(s)",
     )

@@ -158,7 +158,7 @@ def _finetune(config, cards, folders: _Folders, target: GroundTruthData) -> None
         config.finetune.grad_clip_norm,
         common.schedule(config.finetune, source_step + config.finetune.steps, 1, source_step),
         initial_state=states,
-        conv=common.conv(config.model),
+        conv=config.model.conv,  # checked in run
         description=f"finetune {config.target.name}",
     )
 

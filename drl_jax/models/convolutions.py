@@ -6,7 +6,8 @@ Every formulation computes flax's `nn.Conv` (stride 1 or 2) and `nn.ConvTranspos
 * "native": `lax.conv_general_dilated` and `lax.conv_transpose`, what flax runs. The
   form for GPUs and TPUs. On XLA:CPU a convolution's kernel gradient inside a while
   loop (the train step's `lax.scan`) falls off the fast path (jax-ml/jax#12868; 80x
-  slower measured), and a vmapped model axis makes every conv a grouped one.
+  slower measured), a transposed conv's gradient is ~15x slower than PyTorch's even
+  outside loops, and a vmapped model axis makes every conv a grouped one.
 * "patches": the kh * kw shifted views of the input gathered and multiplied by the
   kernel in one matmul (transposed convs by their four output phases); its backward
   is slices, pads and dots, fast in loops on CPU, at the cost of materialising the
@@ -15,10 +16,12 @@ Every formulation computes flax's `nn.Conv` (stride 1 or 2) and `nn.ConvTranspos
   gradient. A stride-2 conv with an even kernel is a stride-1 conv of the
   space-to-depth input (kernel k/2, 4 x Cin channels); a 4x4 stride-2 transposed conv
   is one 2x2 conv of the padded input with 4 x Cout outputs, one per output phase
-  (the same multiply count, no zeros). `conv2x2`'s input gradient is again a
-  forward-type conv (of the padded output gradient with the flipped kernel) and its
-  kernel gradient one matmul of the input with the four shifted output gradients: no
-  backward-filter convolution, so XLA:CPU keeps its fast convolution path in loops.
+  (the same multiply count, no zeros). `conv2x2` computes narrowing convs (outputs <=
+  inputs) as one matmul to the four taps' outputs summed over shifted windows, and
+  widening ones by XLA's convolution (each the faster on XLA:CPU, where convolutions
+  run on one thread and matmuls on all cores); its input gradient is again a
+  forward-type 2x2 conv and its kernel gradient four matmuls: no backward-filter
+  convolution, the op XLA:CPU runs slowly (80x in loops).
 
 `FORMULATIONS` lists them; "auto" (`resolve`) picks, per backend, the one measured
 fastest (benchmarks/bench_train.py, README "Speed").
