@@ -116,16 +116,17 @@ def separate_runs(single_steps):
 
 
 def _assert_same_training(params, expected, initial):
-    """Per leaf, |params - expected| <= 1% of |expected - initial| (L2 norms).
+    """Per leaf, |params - expected| <= 3% of |expected - initial| (L2 norms).
 
     Summation order differs between programs (vmap, sharding): ~1e-6 relative, but a
     LeakyReLU input within rounding of 0 may take the other branch, changing that
-    gradient entry 50-fold: ~1e-3 of a leaf's update. A wrong batch, key or reduction
-    changes updates by O(1).
+    gradient entry 50-fold, and Adam turns a near-zero gradient entry whose sign flips
+    into a full step the other way: up to 1.4% of a leaf's update measured (a transposed
+    conv's kernel, sharded s2d). A wrong batch, key or reduction changes updates by O(1).
     """
     for got, want, start in zip(*map(jax.tree.leaves, (params, expected, initial)), strict=True):
         error, update = np.linalg.norm(got - want), np.linalg.norm(want - start)
-        assert update > 0 and error <= 1e-2 * update, (error, update)
+        assert update > 0 and error <= 3e-2 * update, (error, update)
 
 
 def test_steps_lower_the_loss_and_report_metrics(single_steps, separate_runs):
