@@ -6,7 +6,8 @@
 Each case builds the jitted K-step train step the train job runs (Ada-GVAE, Adam, clip
 1.0, batches sampled and rendered on the device from procedural dSprites, `--batch`
 pairs per model and step: pairs count as two images), compiles it once (untimed,
-reported apart), then times `--calls` calls of K steps. Sweeps of M models are one
+reported apart), then times `--calls` calls of K steps (K = 16 by default; the jobs run
+50-100, and a call costs ~0.1 s beyond its steps on CPU). Sweeps of M models are one
 program. Per case: ms per step, images per second, GFLOP per step of one model (XLA's
 count of a one-step program, `train.step.flops_per_step`), the achieved GFLOP/s, and
 the time 400k steps (the paper's protocol) would take at that rate. `--convs` takes
