@@ -68,7 +68,20 @@ def _deconv(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class PaperVAE(nn.Module):
+class _GaussianEncoder(nn.Module):
+    """`encoder` features and the `fc_mu`, `fc_var` heads both networks share."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images [B, C, 64, 64] in [0, 1] -> (mean [B, d], log-variance [B, d])."""
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_var(h)
+
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """images [B, C, 64, 64] -> posterior mean [B, d] (the representation)."""
+        return self.fc_mu(self.encoder(x))
+
+
+class PaperVAE(_GaussianEncoder):
     """The paper's VAE, laid out like the reference's `EFFICIENTVAE` (n_filters=128).
 
     encoder: [B, C, 64, 64] -> conv 32 -> 64 -> 128 (each [B, c, H/2, W/2]) -> View
@@ -104,15 +117,6 @@ class PaperVAE(nn.Module):
         self.fc_mu = nn.Linear(features, latent_dim)
         self.fc_var = nn.Linear(features, latent_dim)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images [B, C, 64, 64] in [0, 1] -> (mean [B, d], log-variance [B, d])."""
-        h = self.encoder(x)
-        return self.fc_mu(h), self.fc_var(h)
-
-    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
-        """images [B, C, 64, 64] -> posterior mean [B, d] (the representation)."""
-        return self.fc_mu(self.encoder(x))
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """codes [B, d] -> probabilities [B, C, 64, 64] in [0, 1] (the reference's output)."""
         return self.decoder(z)
@@ -126,7 +130,7 @@ class PaperVAE(nn.Module):
         return 2.0 * self.decoder[:-1](z)
 
 
-class DlibVAE(nn.Module):
+class DlibVAE(_GaussianEncoder):
     """disentanglement_lib's `conv_encoder` / `deconv_decoder` (channel-first).
 
     encoder: [B, C, 64, 64] -> conv 32 k4 [B, 32, 32, 32] -> conv 32 k4 [B, 32, 16, 16]
@@ -161,15 +165,6 @@ class DlibVAE(nn.Module):
             cin = cout
         layers.append(nn.ConvTranspose2d(cin, channels, 4, stride=2, padding=1))
         self.decoder = nn.Sequential(*layers)
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images [B, C, 64, 64] in [0, 1] -> (mean [B, d], log-variance [B, d])."""
-        h = self.encoder(x)
-        return self.fc_mu(h), self.fc_var(h)
-
-    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
-        """images [B, C, 64, 64] -> posterior mean [B, d]."""
-        return self.fc_mu(self.encoder(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """codes [B, d] -> logits [B, C, 64, 64]; image = sigmoid(logits)."""

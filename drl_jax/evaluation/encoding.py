@@ -122,18 +122,17 @@ def _observe(data: GridData, factors: jax.Array, key: jax.Array) -> jax.Array:
     return data.observe(factors, key)
 
 
-def _model_chunks(num_models: int, size: int):
-    """(models, count) per call: `size` model indices, of which the first `count` are new;
-    the last call repeats model M - 1 so that every call has one shape (one compile)."""
+def _model_chunks(variables: dict, size: int) -> list[tuple[dict, np.ndarray, int]]:
+    """Per call: (the variables of `size` models on the device, their indices, how many of
+    them are new). The last call repeats model M - 1 so that every call has one shape (one
+    compile). Placed once, reused for every image chunk."""
+    num_models = jax.tree.leaves(variables)[0].shape[0]
+    chunks = []
     for start in range(0, num_models, size):
-        yield (
-            np.minimum(np.arange(start, start + size), num_models - 1),
-            min(size, num_models - start),
-        )
-
-
-def _take(variables: dict, models: np.ndarray) -> dict:
-    return jax.tree.map(lambda x: x[models], variables)
+        models = np.minimum(np.arange(start, start + size), num_models - 1)
+        placed = jax.device_put(jax.tree.map(lambda x, models=models: x[models], variables))
+        chunks.append((placed, models, min(size, num_models - start)))
+    return chunks
 
 
 def encode_samples(
@@ -153,16 +152,16 @@ def encode_samples(
       (`encode_images`' dict as numpy [M, N, ...], FoV classes int32 [N, F]).
     """
     num_models = jax.tree.leaves(variables)[0].shape[0]
+    model_chunks = _model_chunks(variables, chunks.models)
     outputs, factors = [], []
-    calls = -(-num_samples // chunks.images) * -(-num_models // chunks.models)
-    bar = _bar(calls, "samples", num_models, chunks)
+    bar = _bar(-(-num_samples // chunks.images) * len(model_chunks), "samples", num_models, chunks)
     for i in range(-(-num_samples // chunks.images)):
         sample_key, encode_key = jax.random.split(jax.random.fold_in(key, i))
         images, chunk_factors = _sample(data, sample_key, chunks.images)
         keys = jax.random.split(encode_key, num_models)
         parts = []
-        for models, count in _model_chunks(num_models, chunks.models):
-            encoded = encode_images(vae, _take(variables, models), images, keys[models])
+        for placed, models, count in model_chunks:
+            encoded = encode_images(vae, placed, images, keys[models])
             parts.append(jax.tree.map(lambda x, count=count: np.asarray(x[:count]), encoded))
             bar.update()
         outputs.append({name: np.concatenate([p[name] for p in parts]) for name in parts[0]})
@@ -196,11 +195,10 @@ def encode_interventions(
     factors1, factors2, valid = pairs.intervention_pairs(data.space, key, per_fov)
     num_factors = data.space.num_factors
     num_models = jax.tree.leaves(variables)[0].shape[0]
+    model_chunks = _model_chunks(variables, chunks.models)
     chunk = chunks.images
     total = factors1.shape[0] * factors1.shape[1]
-    bar = _bar(
-        2 * -(-total // chunk) * -(-num_models // chunks.models), "pairs", num_models, chunks
-    )
+    bar = _bar(2 * -(-total // chunk) * len(model_chunks), "pairs", num_models, chunks)
     codes = []
     for member, factors in enumerate((factors1, factors2)):
         flat = factors.reshape(-1, num_factors)
@@ -210,8 +208,8 @@ def encode_interventions(
             rows = flat[start : start + chunk]
             images = _observe(data, jnp.pad(rows, ((0, chunk - len(rows)), (0, 0))), part_key)
             per_models = []
-            for models, count in _model_chunks(num_models, chunks.models):
-                codes_part = encode_means(vae, _take(variables, models), images)
+            for placed, _, count in model_chunks:
+                codes_part = encode_means(vae, placed, images)
                 per_models.append(np.asarray(codes_part[:count, : len(rows)]))
                 bar.update()
             parts.append(np.concatenate(per_models))
