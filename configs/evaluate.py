@@ -8,7 +8,7 @@ Writes OUT/<source>/<model_id>/{representations.npz, classes.csv, metrics.json} 
 OUT/results.{json,csv}; finished models are skipped on rerun.
 Presets:
   (none)  SPEC defaults: 15,000 samples (10,000 train / 5,000 test), every metric.
-          About 5 minutes per model on 2 CPU cores (paper architecture: 54 s to encode,
+          About 5 minutes per model on 2 CPU cores (paper architecture: 55 s to encode,
           ~4 minutes of metrics; README "Speed").
   quick   a laptop CPU: 3,000 samples (2,000 / 1,000), 1,000 intervention points for
           BetaVAE/FactorVAE, 1,000 OMES pairs per FoV. 163 s for one model on 2 CPU
