@@ -17,7 +17,7 @@ folder), and prints it:
   GBTs, the JAX MLPs), seconds per metric;
 * peak device memory, where the device reports it.
 Cases are run in that order until `--budget_s` seconds have passed; the rest are listed
-as skipped, so a full run ends within about 8 minutes. The fastest formulation per case
+as skipped, so a full run ends soon after the budget. The fastest formulation per case
 is marked: set convolutions.AUTO for the backend from it. `--size tiny` runs every
 part at toy sizes (the test suite runs it on CPU).
 """

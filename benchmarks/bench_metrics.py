@@ -1,4 +1,4 @@
-"""Wall time of each standard metric on a Shapes3D-sized evaluation (SPEC sections 2 and 4),
+"""Wall time of each standard metric on a Shapes3D-sized evaluation (docs/method.md),
 and the classifier backends against the exact sklearn ones.
 
     python benchmarks/bench_metrics.py [--n_jobs 2] [--skip_mlp] [--grids shapes3d dsprites]

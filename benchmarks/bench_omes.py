@@ -4,8 +4,8 @@
 
 Cases on a Shapes3D-sized label grid (10, 10, 10, 8, 4, 15), d = 10 latent dims:
 15,000 samples, all 480,000 states, and M = 100 models sharing 15,000 samples.
-The reference is a direct implementation of the reference code's algorithm from
-SPEC section 1 (quadratic miner that rescans every sample for every unique
+The reference is a direct implementation of the reference code's algorithm
+(docs/method.md#pairs; quadratic miner that rescans every sample for every unique
 tuple, np.corrcoef, per-alpha Python loops), run in the same process on the
 15,000-sample case. Prints seconds after compilation and the speed-up.
 """
@@ -36,7 +36,7 @@ def make_codes(labels: np.ndarray, rng: np.random.Generator, models: int = 1) ->
 
 
 def reference_omes(codes: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
-    """The reference code's procedure, as SPEC section 1 describes it (for timing only)."""
+    """The reference code's procedure, as docs/method.md describes it (for timing only)."""
     rng = np.random.default_rng(seed)
     num_factors = labels.shape[1]
     pairs = {j: ([], []) for j in range(num_factors)}

@@ -7,14 +7,14 @@ Each case builds the jitted K-step train step the train job runs (Ada-GVAE, Adam
 1.0, batches sampled and rendered on the device from procedural dSprites, `--batch`
 pairs per model and step: pairs count as two images), compiles it once (untimed,
 reported apart), then times `--calls` calls of K steps (K = 16 by default; the jobs run
-50-100, and a call costs ~0.1 s beyond its steps on CPU). Sweeps of M models are one
+50-100, and a call has a fixed cost beyond its steps). Sweeps of M models are one
 program. Per case: ms per step, images per second, GFLOP per step of one model (XLA's
 count of a one-step program, `train.step.flops_per_step`), the achieved GFLOP/s, and
 the time 400k steps (the paper's protocol) would take at that rate. `--convs` takes
 convolution formulations (models/convolutions.py: native, patches, s2d) or auto.
 
 `--against torch` (pip install 'drl_jax[bench]') times benchmarks/torch_reference.py's
-network and step (the same layers and objective, written from SPEC section 3; fixed
+network and step (the same layers and objective, written from docs/models.md; fixed
 random images, so it does less work per step than drl_jax's step, which renders its
 batch) with the same batch and thread count (torch.set_num_threads(os.cpu_count()): XLA
 uses every core) and prints the ratio, drl_jax / PyTorch. The same for the encoder's

@@ -21,6 +21,7 @@ from etils import epath
 from drl_jax.data import registry
 from drl_jax.evaluation import EvaluationSettings, evaluate_models
 from drl_jax.metrics import MetricOptions
+from drl_jax.models.card import read_card, write_card
 from drl_jax.models.methods import get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.state import create_sweep_state, make_optimizer
@@ -32,11 +33,10 @@ def write_untrained(cards, folders) -> None:
     keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
     hparams = {name: np.array([card.hparams[name] for card in cards]) for name in cards[0].hparams}
     state = create_sweep_state(
-        keys, cards[0].vae(), method, make_optimizer(1e-4, 1.0), hparams,
-        (64, 64, cards[0].channels),
-    )  # fmt: skip
+        keys, cards[0].vae(), method, make_optimizer(1e-4, 1.0), hparams, cards[0].image_shape
+    )
     for card, folder in zip(cards, folders, strict=True):
-        ckpt.write_card(folder, card)
+        write_card(folder, card)
     checkpoints = ckpt.ModelCheckpoints(folders, keep=1)
     checkpoints.save(state)
     checkpoints.wait()
@@ -53,7 +53,7 @@ def main() -> None:
     trained = [epath.Path(d) for d in sorted(glob.glob(f"{root}/source/{args.dataset}/*"))]
     if not trained:
         raise SystemExit(f"no source models in {root}/source/{args.dataset}/")
-    cards = [ckpt.read_card(d) for d in trained]
+    cards = [read_card(d) for d in trained]
     out = root / "source_check"
     untrained = [out / "untrained_models" / card.model_id for card in cards]
     if not all((d / ckpt.LAST).exists() for d in untrained):
@@ -71,7 +71,7 @@ def main() -> None:
         results = evaluate_models(
             folders, data, [out / name / card.model_id for card in cards], settings,
             description=name,
-        )  # fmt: skip
+        ).metrics  # fmt: skip
         rows[name] = [
             (r["omes"]["max"]["0.5"], r["omes"]["avg"]["0.5"], r["mig"]["mig"],
              r["dci"]["dci_disentanglement"])

@@ -1,7 +1,8 @@
-"""PyTorch baseline for the training and encoding benchmarks (SPEC section 3).
+"""PyTorch baseline for the training and encoding benchmarks (docs/models.md).
 
-This module is written from SPEC section 3 and is the baseline that someone using the
-PyTorch reference code would otherwise reach for. It is plain PyTorch (no drl_jax
+This module is written from the method's description (docs/models.md) and is the
+baseline that someone using the PyTorch reference code would otherwise reach for. It is
+plain PyTorch (no drl_jax
 imports), so the benchmark scripts can time it in the same process as drl_jax's JAX
 steps.
 
@@ -225,7 +226,7 @@ def ada_gvae_loss(
       beta: KL weight (constant: no warm-up here).
       symmetric: delta = 0.5 KL(q1||q2) + 0.5 KL(q2||q1) (as the reference code, whose
         version lacks the 0.5 inside each KL, which does not move the threshold); False:
-        delta = KL(q1||q2), as SPEC section 3 and drl_jax's `WeakMethod` do.
+        delta = KL(q1||q2), as docs/models.md#objectives and drl_jax's `WeakMethod` do.
 
     Per pair, dims with delta < (min + max) / 2 over its d dims are shared: both
     posteriors become (mean of the means, log of the mean of the variances). Then

@@ -44,14 +44,14 @@ def data(name: str) -> ml_collections.ConfigDict:
 
 
 def model() -> ml_collections.ConfigDict:
-    """The network (SPEC section 3). `conv`: how its convolutions run, 'auto' (the
+    """The network (docs/models.md#architectures). `conv`: how its convolutions run, 'auto' (the
     formulation measured fastest on the backend), 'native', 'patches' or 's2d'; equal
     results, different speed (README, "Speed")."""
     return ml_collections.ConfigDict({"architecture": "paper", "latent_dim": 10, "conv": "auto"})
 
 
 def method(name: str = "ada_gvae") -> ml_collections.ConfigDict:
-    """The objective (SPEC section 3). Only the hparams the method reads are used."""
+    """The objective (docs/models.md#objectives). Only the hparams the method reads are used."""
     return ml_collections.ConfigDict(
         {
             "name": name,
@@ -97,7 +97,7 @@ def train(steps: int = 400_000) -> ml_collections.ConfigDict:
 
 
 def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
-    """The metric suite's settings (SPEC section 2 defaults)."""
+    """The metric suite's settings (docs/method.md#evaluation-defaults)."""
     return ml_collections.ConfigDict(
         {
             "metrics": METRICS,

@@ -1,13 +1,15 @@
-"""Evaluate any number of checkpoints on a ground-truth dataset (SPEC section 2).
+"""Evaluate any number of checkpoints on a ground-truth dataset (docs/method.md).
 
   python -m drl_jax.main --config=configs/evaluate.py[:preset] \
       --config.checkpoints='WORKDIR/source/*/*' --config.data.name=procedural_noisy_dsprites \
       --config.workdir=OUT
 
-Writes OUT/<source>/<model_id>/{representations.npz, classes.csv, metrics.json} and
-OUT/results.{json,csv}; finished models are skipped on rerun.
+Writes OUT/<source>/<model_id>/<dataset>/<checkpoint>/{representations.npz, classes.csv,
+metrics.json, config.json} and OUT/results.{json,csv} (one row per checkpoint and dataset
+under OUT). A rerun reuses a result only when it answers the same request: the same
+checkpoint (by fingerprint), dataset and settings (README, "Reruns and reproducibility").
 Presets:
-  (none)  SPEC defaults: 15,000 samples (10,000 train / 5,000 test), every metric.
+  (none)  the paper's defaults: 15,000 samples (10,000 train / 5,000 test), every metric.
           About 5 minutes per model on 2 CPU cores (paper architecture: 55 s to encode,
           ~4 minutes of metrics; README "Speed").
   quick   a laptop CPU: 3,000 samples (2,000 / 1,000), 1,000 intervention points for

@@ -1,12 +1,11 @@
-"""OMES of a stored representation (SPEC section 1).
+"""OMES of a stored representation (docs/method.md#omes).
 
   python -m drl_jax.main --config=configs/omes.py \
       --config.input=DIR --config.workdir=OUT [--config.mode=sampled]
 
 DIR holds representations.npz (keys `mean`, `sampled`) and classes.csv (the
 reference code's format). Writes OUT/omes.json, OUT/association_matrix.csv and
-OUT/association_matrix.png in well under a second for 15,000 samples on a laptop
-CPU (after about 2 s of compilation).
+OUT/association_matrix.png (benchmarks/bench_omes.py times it).
 """
 
 import common

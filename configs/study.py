@@ -1,12 +1,12 @@
 """The study of a workdir: every evaluated model in one long table, the paper's summary tables
-across all its transfers, and the metric-analysis figures (SPEC sections 1, 2, 4).
+across all its transfers, and the metric-analysis figures (docs/method.md, docs/transfer.md).
 
   python -m drl_jax.main --config=configs/study.py --config.workdir=W
 
 Reads every W/**/metrics.json (transfers' before/after, evaluate runs) and writes W/study/
 (README.md links everything: long_table.csv, summary.{md,csv,tex}, tables/, figures/). The
-transfer job runs it at its end. A rerun with unchanged inputs writes nothing: 0.06 s for 400
-metrics.json on 2 CPU cores, 6.6 s for a full study of them (benchmarks/bench_study.py).
+transfer job runs it at its end. A rerun with unchanged inputs writes nothing
+(benchmarks/bench_study.py times both cases).
 No presets.
 """
 

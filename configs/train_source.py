@@ -1,4 +1,4 @@
-"""Train source models with weak supervision (SPEC section 3).
+"""Train source models with weak supervision (docs/models.md).
 
   python -m drl_jax.main --config=configs/train_source.py[:preset] --config.workdir=OUT
 

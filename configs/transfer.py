@@ -1,4 +1,4 @@
-"""The main job: synthetic-to-real transfer, end to end (SPEC section 4).
+"""The main job: synthetic-to-real transfer, end to end (docs/transfer.md).
 
   python -m drl_jax.main --config=configs/transfer.py[:preset] --config.workdir=OUT
 
@@ -102,7 +102,7 @@ def _real(source: str, target: str) -> dict:
     return {"source.name": source, "target.name": target}
 
 
-# The paper's transfers on the real datasets (SPEC section 4). COIL sources train 300k steps.
+# The paper's transfers on the real datasets (docs/transfer.md). COIL sources train 300k steps.
 REAL = {
     "dsprites_to_noisy_dsprites": _real("dsprites", "noisy_dsprites"),
     "color_dsprites_to_noisy_color_dsprites": _real("color_dsprites", "noisy_color_dsprites"),
@@ -144,5 +144,7 @@ def get_config(arg=None):
     config.train = common.train(400_000)
     config.finetune = common.train(50_000)
     config.eval = common.evaluation()
-    config.checkpoint = "last"  # source checkpoint evaluated and fine-tuned: 'last' or 'best'
+    # The source checkpoint evaluated "before" and fine-tuned: 'last' only (the models' last
+    # common step; one program fine-tunes the sweep from one step, and 'best' steps differ).
+    config.checkpoint = "last"
     return common.apply_preset(config, arg, PRESETS)

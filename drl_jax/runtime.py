@@ -2,7 +2,8 @@
 
 Compiled programs are cached on disk (JAX's persistent compilation cache) in
 $JAX_COMPILATION_CACHE_DIR, else ~/.cache/drl_jax/xla, so a rerun or a resumed run
-starts in seconds instead of recompiling (about 40 s for a train step on CPU).
+reuses the compiled programs instead of recompiling them (a train step is the costliest
+to compile).
 
 Multi-host runs use JAX's own multi-controller runtime, set up from the environment:
 
@@ -22,8 +23,8 @@ import jax
 
 # XLA options for programs that run once or rarely (a state's initialisation, the pictures
 # of an image step): compile them fast rather than make them run fast. On CPU, LLVM's
-# optimisation of the initialisers' random draws costs ~0.6 s per parameter shape: a
-# VAE's initialisation compiles in 3 s with these, 11 s without. Pass as
+# optimisation of the initialisers' random draws is costly for every parameter shape and
+# buys nothing for a program that runs once. Pass as
 # `jax.jit(..., compiler_options=RUN_RARELY)`; the hot programs (train step, encoding,
 # metrics) keep XLA's defaults.
 RUN_RARELY = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}

@@ -24,7 +24,11 @@ def shared_data() -> Path:
     else:
         path = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
     if not path.is_dir():
-        pytest.skip(f"real sample data folder {path} is absent (set DRL_JAX_SHARED_DATA)")
+        pytest.skip(
+            f"the project's shared sample data (real dSprites/COIL images, the paper's Fig. 1 "
+            f"matrices; not shipped with the repository) is absent at {path}: "
+            f"set DRL_JAX_SHARED_DATA to a copy"
+        )
     return path
 
 

@@ -1,6 +1,10 @@
-"""The evaluate job: stacked models equal single ones, reruns skip finished models."""
+"""The evaluate job: stacked models equal single ones; a rerun reuses a result only when it
+answers the same request (checkpoint fingerprint, dataset, settings), and results of other
+datasets and checkpoints live side by side."""
 
+import json
 import shutil
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -9,37 +13,46 @@ from conftest import load_config
 
 from drl_jax.data import registry
 from drl_jax.errors import UsageError
-from drl_jax.evaluation import evaluate_models, results
+from drl_jax.evaluation import evaluate_models
 from drl_jax.jobs import common
+from drl_jax.jobs import evaluate as evaluate_job
 from drl_jax.jobs.evaluate import find_model_dirs
+from drl_jax.models.card import ModelCard, write_card
 from drl_jax.models.methods import get_method
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.state import create_sweep_state, make_optimizer
+from drl_jax.workdir import layout, records
+
+HPARAMS = {"beta": 1.0, "warmup_steps": 0.0}
+
+
+def save_models(folders, seeds, step=0):
+    """Untrained dlib models of `seeds` saved at `step` in `folders` (with their cards)."""
+    cards = [
+        ModelCard(f.name, "dlib", 1, 10, "beta_vae", HPARAMS, s, "toy")
+        for f, s in zip(folders, seeds, strict=True)
+    ]
+    keys = np.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    hparams = {"beta": np.ones(len(seeds)), "warmup_steps": np.zeros(len(seeds))}
+    state = create_sweep_state(
+        keys, cards[0].vae(), get_method("beta_vae"), make_optimizer(1e-4, 1.0), hparams,
+        cards[0].image_shape,
+    )  # fmt: skip
+    state = state.replace(step=state.step + step)
+    checkpoints = ckpt.ModelCheckpoints(folders, 3)
+    checkpoints.save(state)
+    checkpoints.wait()
+    checkpoints.close()
+    for card, folder in zip(cards, folders, strict=True):
+        write_card(folder, card)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Three untrained dlib models (different seeds) saved as model folders."""
     root = tmp_path_factory.mktemp("models")
-    method = get_method("beta_vae")
-    cards = [
-        ckpt.ModelCard(
-            f"m{seed}", "dlib", 1, 10, "beta_vae", {"beta": 1.0, "warmup_steps": 0.0}, seed, "toy"
-        )
-        for seed in range(3)
-    ]
-    keys = np.stack([jax.random.key_data(jax.random.key(c.seed)) for c in cards])
-    hparams = {"beta": np.ones(3), "warmup_steps": np.zeros(3)}
-    state = create_sweep_state(
-        keys, cards[0].vae(), method, make_optimizer(1e-4, 1.0), hparams, (64, 64, 1)
-    )
-    dirs = [root / c.model_id for c in cards]
-    checkpoints = ckpt.ModelCheckpoints(dirs, 1)
-    checkpoints.save(state)
-    checkpoints.wait()
-    checkpoints.close()
-    for card, folder in zip(cards, dirs, strict=True):
-        ckpt.write_card(folder, card)
+    dirs = [root / f"m{seed}" for seed in range(3)]
+    save_models(dirs, range(3))
     return dirs
 
 
@@ -59,17 +72,20 @@ def assert_close(a, b, tolerance):
         assert a == b
 
 
-def settings():
-    config = load_config("evaluate", "quick")
-    config.eval.num_samples, config.eval.num_train, config.eval.chunk_size = 600, 400, 200
-    config.eval.omes_pairs_per_fov = 200
+def eval_block(block):
+    block.num_samples, block.num_train, block.chunk_size = 600, 400, 200
+    block.omes_pairs_per_fov = 200
     # The classifier-based metrics are tested in tests/metrics and end to end in test_transfer;
     # the intervention metrics run here through the encoder the job hands them, at toy sizes.
-    config.eval.metrics = ("omes", "mig", "sap", "beta_vae", "factor_vae", "elbo")
-    config.eval.beta_vae_train, config.eval.beta_vae_eval = 20, 10
-    config.eval.factor_vae_train, config.eval.factor_vae_eval = 20, 10
-    config.eval.factor_vae_variance = 200
-    return common.evaluation_settings(config.eval)
+    block.metrics = ("omes", "mig", "sap", "beta_vae", "factor_vae", "elbo")
+    block.beta_vae_train, block.beta_vae_eval = 20, 10
+    block.factor_vae_train, block.factor_vae_eval = 20, 10
+    block.factor_vae_variance = 200
+    return block
+
+
+def settings():
+    return common.evaluation_settings(eval_block(load_config("evaluate", "quick").eval))
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +94,8 @@ def evaluated(models, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluated")
     data = registry.load("procedural_dsprites")
     together = evaluate_models(models, data, [root / "all" / m.name for m in models], settings())
-    alone = evaluate_models(models[1:2], data, [root / "one"], settings())[0]
-    return root, together, alone
+    alone = evaluate_models(models[1:2], data, [root / "one"], settings()).metrics[0]
+    return root, together.metrics, alone
 
 
 def test_stacked_models_equal_models_evaluated_alone(evaluated):
@@ -96,27 +112,110 @@ def test_stacked_models_equal_models_evaluated_alone(evaluated):
     assert_close(together[1]["elbo"], alone["elbo"], 1e-3)
     assert abs(together[1]["mig"]["mig"] - alone["mig"]["mig"]) < 0.02
     assert together[0]["mig"] != together[1]["mig"]  # different models, different numbers
-    assert set(together[0]) >= {"model", "checkpoint", "omes", "mig", "sap", "elbo", "seconds"}
-    assert together[0]["checkpoint"]["step"] == 0
+    assert set(together[0]) >= {"request", "versions", "omes", "mig", "sap", "elbo", "seconds"}
     assert (root / "all" / "m0" / "association_matrix.csv").exists()
 
 
-def test_rerun_skips_finished_models(models, evaluated, tmp_path):
-    shutil.copytree(evaluated[0] / "all", tmp_path, dirs_exist_ok=True)
-    outs = [tmp_path / m.name for m in models]
-    (outs[0] / "metrics.json").unlink()  # m0 unfinished: m1 and m2 are done
-    stamps = [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]]
+def test_the_request_is_recorded(models, evaluated):
+    request = evaluated[1][0]["request"]
+    variables, step = ckpt.load_variables(models[0])
+    assert request["checkpoint"] == {
+        "folder": str(models[0]), "which": "last", "step": 0,
+        "fingerprint": records.fingerprint(variables),
+    }  # fmt: skip
+    assert request["model"]["model_id"] == "m0" and request["model"]["seed"] == 0
+    assert request["dataset"] == {"name": "procedural_dsprites", "channels": 1}
+    recorded = request["settings"]
+    assert recorded["num_samples"] == 600 and recorded["beta_vae_train"] == 20
+    assert recorded["omes_pairs"] == "intervene" and recorded["conv"] in ("s2d", "native")
+    assert "chunk_size" not in recorded and "n_jobs" not in recorded  # never change numbers
+    assert "pruning" not in recorded  # downstream is not asked for: its settings do not count
+    assert set(evaluated[1][0]["versions"]) >= {"drl_jax", "jax", "numpy", "scikit-learn"}
+    # Different weights, different fingerprints.
+    assert (
+        evaluated[1][1]["request"]["checkpoint"]["fingerprint"]
+        != request["checkpoint"]["fingerprint"]
+    )
+
+
+def job_config(models, out, **changes):
+    config = load_config("evaluate", "quick")
+    config.workdir, config.checkpoints = str(out), str(models[0].parent / "m[01]")
+    eval_block(config.eval)
+    config.eval.metrics = ("omes", "mig", "elbo")
+    for key, value in changes.items():
+        config.update_from_flattened_dict({key: value})
+    return config
+
+
+def test_reruns_by_request_never_hand_back_another_requests_numbers(models, tmp_path, capsys):
+    copies = [tmp_path / "models" / m.name for m in models[:2]]
+    for model, copy in zip(models[:2], copies, strict=True):
+        shutil.copytree(model, copy)
+    out = tmp_path / "out"
+
+    def outputs(dataset="procedural_dsprites", which="last"):
+        return [Path(layout.evaluation_dir(out, "toy", m.name, dataset, which), "metrics.json")
+                for m in copies]  # fmt: skip
+
+    def run(**changes):
+        evaluated = evaluate_job.run(job_config(copies, out, **changes))
+        return evaluated, capsys.readouterr().out
+
+    first, _ = run()
+    assert (first.computed, first.reused) == (2, 0)
+    # A changed setting recomputes, saying what changed.
+    second, printed = run(**{"eval.num_samples": 700})
+    assert (second.computed, second.reused) == (2, 0)
+    assert "m0: settings.num_samples 600 -> 700: recomputing" in printed
+    assert "2 computed, 0 reused" in printed
+    assert [json.loads(p.read_text())["request"]["settings"]["num_samples"] for p in outputs()] == [
+        700, 700,
+    ]  # fmt: skip
+    # Another dataset: side by side, not the other dataset's numbers.
+    third, printed = run(**{"eval.num_samples": 700, "data.name": "procedural_noisy_dsprites"})
+    assert (third.computed, third.reused) == (2, 0)
+    noisy = outputs("procedural_noisy_dsprites")
+    assert all(p.exists() for p in outputs() + noisy)
+    assert third.metrics[0]["request"]["dataset"]["name"] == "procedural_noisy_dsprites"
+    assert third.metrics[0]["elbo"] != second.metrics[0]["elbo"]
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("model_id,source,dataset,checkpoint,step")
+    assert (
+        sorted(r.split(",")[2] for r in rows[1:])
+        == ["procedural_dsprites"] * 2 + ["procedural_noisy_dsprites"] * 2
+    )
+    assert "4 row(s)" in printed
+    # The same request again: nothing recomputed, no file touched.
+    stamps = [p.stat().st_mtime_ns for p in noisy]
+    fourth, printed = run(**{"eval.num_samples": 700, "data.name": "procedural_noisy_dsprites"})
+    assert (fourth.computed, fourth.reused) == (0, 2) and "0 computed, 2 reused" in printed
+    assert [p.stat().st_mtime_ns for p in noisy] == stamps
+    # Settings that change no number (chunking, workers) are not part of the request.
+    fifth, _ = run(**{"eval.num_samples": 700, "data.name": "procedural_noisy_dsprites",
+                      "eval.chunk_size": 100, "eval.n_jobs": 1})  # fmt: skip
+    assert (fifth.computed, fifth.reused) == (0, 2)
+    # A model trained further: its new last checkpoint is evaluated, not the old one reused.
+    save_models(copies[:1], [5], step=10)
+    sixth, printed = run(**{"eval.num_samples": 700})
+    assert (sixth.computed, sixth.reused) == (1, 1)
+    assert "m0: checkpoint.fingerprint" in printed and "checkpoint.step 0 -> 10" in printed
+    assert json.loads(outputs()[0].read_text())["request"]["checkpoint"]["step"] == 10
+
+
+def test_a_result_without_a_request_record_is_recomputed_once(models, evaluated, tmp_path, capsys):
+    outs = [tmp_path / m.name for m in models[:1]]
+    shutil.copytree(evaluated[0] / "all" / "m0", outs[0])
+    old = json.loads((outs[0] / "metrics.json").read_text())
+    del old["request"]
+    (outs[0] / "metrics.json").write_text(json.dumps(old))
     data = registry.load("procedural_dsprites")
-    evaluated_again = evaluate_models(models, data, outs, settings())
-    assert [(out / "metrics.json").stat().st_mtime_ns for out in outs[1:]] == stamps
-    assert (outs[0] / "metrics.json").exists()
-    assert [r["model"]["model_id"] for r in evaluated_again] == ["m0", "m1", "m2"]
-    # The same model again, the same numbers.
-    assert_close(evaluated_again[0]["omes"], evaluated[1][0]["omes"], 1e-6)
-    rows = results.write_tables(tmp_path, evaluated_again)
-    lines = (tmp_path / "results.csv").read_text().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("model_id,source,dataset,step,omes_max")
-    assert [r["model_id"] for r in rows] == ["m0", "m1", "m2"]
+    again = evaluate_models(models[:1], data, outs, settings())
+    assert (again.computed, again.reused) == (1, 0)
+    assert "m0: no request record (written by an older drl_jax): recomputing" in (
+        capsys.readouterr().out
+    )
+    assert evaluate_models(models[:1], data, outs, settings()).reused == 1
 
 
 def test_glob_that_matches_nothing_is_named(tmp_path):

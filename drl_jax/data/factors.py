@@ -3,9 +3,9 @@
 A `FactorSpace` maps between a flat integer index (row-major, the last FoV
 varies fastest, as in dSprites' and Shapes3D's files) and a tuple of FoV
 classes, and samples from the grid: uniform states, single-FoV interventions
-and weak pairs. Everything is integer arithmetic (SPEC section 6: the
-reference code's float division covered a third of dSprites), jittable and
-batched. Shapes: B batch, F FoVs.
+and weak pairs. Everything is integer arithmetic (the reference code's float
+division covered a third of dSprites; docs/transfer.md#differences-from-the-reference-code),
+jittable and batched. Shapes: B batch, F FoVs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pairs of samples that differ in exactly one FoV: OMES's interventions, weak pairs of
 labelled datasets.
 
-Two sources, SPEC section 1:
+Two sources (docs/method.md#pairs):
 
 * `mine_pairs`: from a stored labelled sample (representations.npz +
   classes.csv). Samples are grouped by a key of the other FoVs with one sort,

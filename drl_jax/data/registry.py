@@ -2,7 +2,7 @@
 
 A name is a base (a procedural renderer or a TFDS dataset read by
 `drl_jax.data.tfds.readers`) plus a tuple of variants from `drl_jax.data.variants`
-(SPEC section 5). `describe(name)` gives FoV names, sizes and channels without
+(docs/datasets.md). `describe(name)` gives FoV names, sizes and channels without
 loading any image, so a job can check its inputs before it starts working;
 `load(name)` builds the dataset on the device.
 
@@ -56,7 +56,7 @@ PROCEDURAL = {
     "procedural_shapes3d": _procedural_shapes3d,
 }
 
-# Variants of a dSprites base, by name prefix (SPEC section 5).
+# Variants of a dSprites base, by name prefix (docs/datasets.md#variants).
 _DSPRITES_VARIANTS: dict[str, tuple[Variant, ...]] = {
     "dsprites": (),
     "color_dsprites": (variants.color,),
@@ -128,6 +128,27 @@ def describe(name: str, data_dir: str | None = None) -> Description:
         stub = GridData({}, base, space, channels, render=None)  # no images: only the FoVs
     stub = _apply(stub, chain, "")
     return Description(name, stub.space.names, stub.space.sizes, stub.channels, is_grid)
+
+
+def record(name: str, data_dir: str | None = None, background: str = "") -> dict[str, str]:
+    """What identifies the images of dataset `name`, for the request record of a result:
+    its name, the prepared TFDS dataset and version ('procedural' for the renderers), the
+    data dir (recorded, not compared) and a Scream variant's background."""
+    base, chain = _entry(name)
+    entry = {"name": name}
+    if base in PROCEDURAL:
+        entry["prepared"] = "procedural"
+    else:
+        from drl_jax.data.tfds import readers
+
+        dataset_builder = readers.builder(base, data_dir)
+        entry |= {
+            "prepared": dataset_builder.info.full_name,
+            "data_dir": str(dataset_builder.data_dir),
+        }
+    if "scream" in chain:
+        entry["background"] = background or "built-in"
+    return entry
 
 
 def load(name: str, *, data_dir: str | None = None, background: str = "") -> GroundTruthData:

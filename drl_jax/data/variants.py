@@ -1,7 +1,7 @@
 """Dataset variants: pure functions from a `GridData` to a new `GridData`.
 
 Each wraps the base dataset's `render`, so variants compose in any order that
-makes sense (`noisy(color(dsprites))` is Noisy-Color-dSprites). SPEC section 5.
+makes sense (`noisy(color(dsprites))` is Noisy-Color-dSprites); docs/datasets.md#variants.
 Images are float32 [B, H, W, C] in [0, 1].
 """
 

@@ -1,7 +1,7 @@
 """The association-matrix files of one model: `association_matrix.csv` and its heatmap.
 
 CSV layout: columns `dim`, `active` (true/false), then one per FoV; one row per
-latent dimension with S[h, j] (SPEC section 1, before removing inactive rows).
+latent dimension with S[h, j] (docs/method.md#omes, before removing inactive rows).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ CSV, PNG = "association_matrix.csv", "association_matrix.png"
 _HOLDS = "a header dim,active,<FoV names> and one row per latent dimension"
 
 
-def csv_text(s: np.ndarray, active: np.ndarray, names: Sequence[str]) -> str:
+def association_csv(s: np.ndarray, active: np.ndarray, names: Sequence[str]) -> str:
     """S [d, F] and active bool [d] as the CSV text."""
     text = io.StringIO()
     text.write(",".join(["dim", "active", *names]) + "\n")
@@ -37,7 +37,7 @@ def write(
     """Writes folder/association_matrix.csv and .png from one model's OMES arrays."""
     folder = epath.Path(folder)
     s, active = omes_arrays["association"], omes_arrays["active"]
-    write_atomic(folder / CSV, csv_text(s, active, names))
+    write_atomic(folder / CSV, association_csv(s, active, names))
     figures.association_heatmap(s, active, names, folder / PNG, title=title)
 
 

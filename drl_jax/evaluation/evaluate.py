@@ -1,13 +1,15 @@
-"""Batched evaluation of many checkpoints on a ground-truth dataset (SPEC section 2).
+"""Batched evaluation of many checkpoints on a ground-truth dataset (docs/method.md).
 
 Models are grouped by architecture; each group's parameters are stacked and the
 encoder is vmapped over the model axis (`encoding`), so every model sees the same
 samples and interventions. OMES is computed for all models of a group in one
 call; the other metrics follow per model (`drl_jax.metrics.score`). Each model's
 output folder gets representations.npz, classes.csv, association_matrix.csv/.png
-and metrics.json (layout in README); a model whose metrics.json exists is not
-recomputed. In a multi-host run each process evaluates every process_count-th
-model and process 0 writes the tables (`results.py`).
+and metrics.json (docs/workdir.md). metrics.json records the request it answers
+(drl_jax.workdir.records): a finished result is reused only when that request equals
+the new one, and recomputed otherwise, with one line per model saying what changed.
+In a multi-host run each process evaluates every process_count-th model and process
+0 writes the tables (`results.py`).
 """
 
 from __future__ import annotations
@@ -38,15 +40,36 @@ from drl_jax.metrics import (
     registry,
     score,
 )
+from drl_jax.models import convolutions
+from drl_jax.models.card import ModelCard, read_card
 from drl_jax.train import checkpoint as ckpt
-from drl_jax.workdir import read_json, write_json
+from drl_jax.workdir import layout, read_json, records, write_config, write_json
 
 OMES_PAIRS = ("auto", "intervene", "mine")
+# Settings that change only the numbers of some metrics: recorded (and compared on a
+# rerun) only when one of those metrics is asked for.
+_USED_BY = {
+    "omes_pairs": ("omes", "downstream"),
+    "omes_pairs_per_fov": ("omes", "downstream"),
+    "max_pairs_per_fov": ("omes", "downstream"),
+    "inactive_threshold": ("omes", "downstream"),
+    "pruning": ("downstream",),
+    "classifiers": ("downstream",),
+    "mlp_backend": ("downstream",),
+    "gbt_backend": ("downstream", "dci"),
+    "beta_vae_train": ("beta_vae",),
+    "beta_vae_eval": ("beta_vae",),
+    "factor_vae_train": ("factor_vae",),
+    "factor_vae_eval": ("factor_vae",),
+    "factor_vae_variance": ("factor_vae",),
+}
+# Settings that never change a number (how work is split): not part of a request.
+_NOT_RECORDED = ("chunk_size", "memory_budget_gb", "n_jobs")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationSettings:
-    """What is evaluated and on how many samples (SPEC section 2 defaults).
+    """What is evaluated and on how many samples (defaults: docs/method.md#evaluation-defaults).
 
     Attributes:
       metrics: names from `drl_jax.metrics.METRICS`.
@@ -87,6 +110,46 @@ class EvaluationSettings:
                 f"{self.num_samples} on each side of the split."
             )
 
+    def metrics_for(self, data: GroundTruthData) -> tuple[str, ...]:
+        """The metrics computed on `data`: grid metrics only on full FoV grids."""
+        is_grid = isinstance(data, GridData)
+        return tuple(m for m in self.metrics if is_grid or not METRICS[m].needs_grid)
+
+    def omes_pairs_for(self, data: GroundTruthData) -> str:
+        """ "intervene" or "mine": the pairs of OMES and of each FoV's OMES-best dimension."""
+        if self.omes_pairs != "auto":
+            return self.omes_pairs
+        return "intervene" if isinstance(data, GridData) else "mine"
+
+    def record(self, data: GroundTruthData) -> dict[str, Any]:
+        """The settings that change the numbers on `data`, choices such as "auto" resolved
+        to what runs: the `settings` of a request record (drl_jax.workdir.records)."""
+        metrics = self.metrics_for(data)
+        values = {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+            **dataclasses.asdict(self.options),
+            "metrics": list(metrics),
+            "conv": convolutions.resolve(self.conv),
+            "omes_pairs": self.omes_pairs_for(data),
+        }
+        del values["options"]
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in values.items()
+            if name not in _NOT_RECORDED
+            and (name not in _USED_BY or set(_USED_BY[name]) & set(metrics))
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluated:
+    """What `evaluate_models` did: every model's metrics.json content (in the order of the
+    model folders), and how many of this process's models it computed and reused."""
+
+    metrics: list[dict[str, Any]]
+    computed: int
+    reused: int
+
 
 def evaluate_models(
     model_dirs: Sequence[epath.PathLike],
@@ -94,19 +157,26 @@ def evaluate_models(
     out_dirs: Sequence[epath.PathLike],
     settings: EvaluationSettings,
     *,
-    which: str = "last",
+    which: str | int = "last",
+    dataset_record: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
     description: str = "evaluate",
-) -> list[dict[str, Any]]:
+) -> Evaluated:
     """Evaluates every model folder on `data`, writing each result to its out folder.
+
+    A result already in an out folder is reused when its request record equals this
+    one (same checkpoint fingerprint, dataset and number-changing settings), and
+    recomputed otherwise; either way one line per model says why when it is not new.
 
     Args:
       model_dirs: drl_jax model folders (model.json + checkpoints).
       data: the dataset; converted to each model's channel count where it differs.
       out_dirs: one output folder per model.
-      which: the checkpoint of each model: "last" or "best".
-
-    Returns:
-      The metrics.json content of every model (finished ones are read back).
+      which: the checkpoint of each model: "last", "best" or a step.
+      dataset_record: what identifies the dataset (`drl_jax.data.registry.record`);
+        default: its name.
+      config: the job's resolved config, written as config.json beside each result.
+      description: the progress bar's label.
     """
     mine = [i for i in range(len(model_dirs)) if i % jax.process_count() == jax.process_index()]
     if jax.process_count() > 1:
@@ -115,25 +185,53 @@ def evaluate_models(
             f"{mine} of {len(model_dirs)}",
             flush=True,
         )
-    todo = [i for i in mine if not (epath.Path(out_dirs[i]) / "metrics.json").exists()]
-    cards = {i: ckpt.read_card(model_dirs[i]) for i in todo}
-    groups = defaultdict(list)
-    for i in todo:
-        groups[cards[i].group].append(i)
-    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=description, unit="model")
-    for members in groups.values():
-        loaded = [ckpt.load_variables(model_dirs[i], which) for i in members]
-        group = _encode_group(
-            cards[members[0]], [variables for variables, _ in loaded], data, settings
-        )
-        for m, i in enumerate(members):
-            checkpoint = {"folder": str(model_dirs[i]), "which": which, "step": loaded[m][1]}
-            _evaluate_one(group, m, cards[i], checkpoint, out_dirs[i], settings)
+    dataset_record = dataset_record or {"name": data.name}
+    bar = tqdm(total=len(mine), desc=description, unit="model")
+    todo: dict[int, tuple[ModelCard, dict, dict]] = {}  # model -> card, variables, request
+    for i in mine:
+        card = read_card(model_dirs[i])
+        variables, step = ckpt.load_variables(model_dirs[i], which)
+        checkpoint = {
+            "folder": str(model_dirs[i]),
+            "which": which,
+            "step": step,
+            "fingerprint": records.fingerprint(variables),
+        }
+        request = {
+            "model": dataclasses.asdict(card),
+            "checkpoint": checkpoint,
+            "dataset": {**dataset_record, "channels": card.channels},
+            "settings": settings.record(data),
+        }
+        path = epath.Path(out_dirs[i]) / layout.METRICS
+        reuse, why = records.reuse_decision(read_json(path) if path.exists() else None, request)
+        if why:
+            tqdm.write(f"  {card.model_id}: {why}")
+        if reuse:
             bar.update()
+        else:
+            todo[i] = (card, variables, request)
+    reused = len(mine) - len(todo)
+    bar.set_postfix(computed=0, reused=reused)
+    groups = defaultdict(list)
+    for i, (card, _, _) in todo.items():
+        groups[card.group].append(i)
+    computed = 0
+    for members in groups.values():
+        group = _encode_group(todo[members[0]][0], [todo[i][1] for i in members], data, settings)
+        for m, i in enumerate(members):
+            card, _, request = todo[i]
+            _evaluate_one(group, m, card, request, out_dirs[i], settings)
+            if config is not None:
+                write_config(out_dirs[i], config)
+            computed += 1
+            bar.update()
+            bar.set_postfix(computed=computed, reused=reused)
     bar.close()
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices("drl_jax evaluate: all models written")
-    return [read_json(epath.Path(d) / "metrics.json") for d in out_dirs]
+    metrics = [read_json(epath.Path(d) / layout.METRICS) for d in out_dirs]
+    return Evaluated(metrics, computed=computed, reused=reused)
 
 
 @dataclasses.dataclass
@@ -165,7 +263,9 @@ def _encode_group(card, model_variables, data, settings: EvaluationSettings) -> 
         vae, variables, data, key, settings.num_samples, chunks
     )
     omes = None
-    if "omes" in settings.metrics:
+    # The pruned downstream task keeps each FoV's OMES-best dimension: from the same
+    # pairs as OMES, whether or not OMES itself is asked for.
+    if {"omes", "downstream"} & set(settings.metrics):
         omes_key = jax.random.fold_in(key, 7)
         omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings, chunks)
     encode_means = functools.partial(_encode_means, vae)  # one per group: one compilation
@@ -176,9 +276,7 @@ def _omes_arrays(
     vae, variables, data, key, encoded, factors, settings, chunks
 ) -> dict[str, np.ndarray]:
     """OMES arrays [M, ...] of all models: from interventions (full grids) or mined pairs."""
-    mode = settings.omes_pairs
-    if mode == "auto":
-        mode = "intervene" if isinstance(data, GridData) else "mine"
+    mode = settings.omes_pairs_for(data)
     if mode == "mine":
         return omes_arrays(
             encoded["mean"],
@@ -203,7 +301,7 @@ def _encode_means(vae, model_variables, images):
     return vae.apply(model_variables, images, False, method="encode")[0]
 
 
-def _evaluate_one(group: _Group, m: int, card, checkpoint, out_dir, settings) -> None:
+def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings) -> None:
     """Scores model m of a group and writes its folder; metrics.json last (it marks it done)."""
     model_variables = jax.tree.map(lambda x: x[m], group.variables)
     names = tuple(group.data.factor_names)
@@ -228,14 +326,6 @@ def _evaluate_one(group: _Group, m: int, card, checkpoint, out_dir, settings) ->
         title = f"S of {card.model_id} on {group.dataset}"
         association.write(out, omes, names, title)
     write_json(
-        out / "metrics.json",
-        {
-            "model": dataclasses.asdict(card),
-            "checkpoint": checkpoint,
-            "dataset": group.dataset,
-            "num_samples": settings.num_samples,
-            "num_train": settings.num_train,
-            **results,
-            "seconds": seconds,
-        },
+        out / layout.METRICS,
+        {"request": request, "versions": records.versions(), **results, "seconds": seconds},
     )

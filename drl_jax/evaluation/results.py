@@ -1,5 +1,6 @@
-"""The evaluate job's tables: `results.json` and `results.csv`, one row per checkpoint with
-its headline numbers (OMES at alpha 0.5; accuracies and scores in [0, 1])."""
+"""The evaluate job's tables: `results.json` and `results.csv`, one row per (checkpoint,
+dataset) evaluated under a folder, with its headline numbers (OMES at alpha 0.5;
+accuracies and scores in [0, 1])."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import jax
 import numpy as np
 from etils import epath
 
-from drl_jax.workdir import write_atomic, write_json
+from drl_jax.workdir import layout, read_json, write_atomic, write_json
 
 # column -> (metric, key) of a metrics.json.
 _SCALARS = {
@@ -42,11 +43,13 @@ def mean_measured(per_fov: dict[str, float | None]) -> float | None:
 
 def results_row(metrics: dict[str, Any]) -> dict[str, Any]:
     """One flat row of a model's headline numbers from its metrics.json content."""
+    request = metrics["request"]
     row = {
-        "model_id": metrics["model"]["model_id"],
-        "source": metrics["model"]["dataset"],
-        "dataset": metrics["dataset"],
-        "step": metrics["checkpoint"]["step"],
+        "model_id": request["model"]["model_id"],
+        "source": request["model"]["dataset"],
+        "dataset": request["dataset"]["name"],
+        "checkpoint": request["checkpoint"]["which"],
+        "step": request["checkpoint"]["step"],
     }
     if "omes" in metrics:
         report = metrics["omes"]
@@ -62,7 +65,7 @@ def results_row(metrics: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+def rows_to_csv(rows: Sequence[dict[str, Any]]) -> str:
     """Rows of dicts as CSV, the columns in order of first appearance."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     text = io.StringIO()
@@ -72,12 +75,20 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     return text.getvalue()
 
 
-def write_tables(root: epath.PathLike, all_metrics: Sequence[dict[str, Any]]) -> list[dict]:
-    """Writes results.json and results.csv (one row per checkpoint) under root (process 0)."""
-    rows = [results_row(m) for m in all_metrics]
+def write_tables(root: epath.PathLike) -> list[dict]:
+    """Writes root/results.json and results.csv: one row per metrics.json under root (every
+    checkpoint on every dataset evaluated there; process 0). Files without a request
+    record (written by an older drl_jax) are left out, said in one line."""
+    metrics = [read_json(path) for path in layout.find_metrics(root)]
+    rows = [results_row(m) for m in metrics if "request" in m]
+    if len(rows) < len(metrics):
+        print(
+            f"{len(metrics) - len(rows)} metrics.json under {root} have no request record "
+            "(an older drl_jax wrote them): left out of results.csv."
+        )
     if jax.process_index() != 0 or not rows:
         return rows
     root = epath.Path(root)
     write_json(root / "results.json", rows)
-    write_atomic(root / "results.csv", csv_text(rows))
+    write_atomic(root / "results.csv", rows_to_csv(rows))
     return rows

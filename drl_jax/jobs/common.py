@@ -6,9 +6,13 @@ at start with one line (UsageError).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
+import jax
 import ml_collections
+from etils import epath
 
 from drl_jax.data import registry
 from drl_jax.data.ground_truth import GroundTruthData
@@ -16,9 +20,10 @@ from drl_jax.errors import UsageError
 from drl_jax.evaluation import EvaluationSettings
 from drl_jax.metrics import MetricOptions
 from drl_jax.models import convolutions
-from drl_jax.models.methods import Method, get_method
-from drl_jax.train import checkpoint as ckpt
-from drl_jax.train.loop import Schedule
+from drl_jax.models.card import ModelCard, model_id
+from drl_jax.models.methods import METHODS, Method, get_method
+from drl_jax.train.loop import TrainSettings
+from drl_jax.workdir import locks
 
 
 def require(value: Any, message: str) -> None:
@@ -37,6 +42,11 @@ def load_data(block: ml_collections.ConfigDict) -> GroundTruthData:
     return registry.load(block.name, data_dir=block.data_dir or None, background=block.background)
 
 
+def dataset_record(block: ml_collections.ConfigDict) -> dict[str, str]:
+    """What identifies a `data` block's images in a result's request record."""
+    return registry.record(block.name, block.data_dir or None, block.background)
+
+
 def conv(model_block: ml_collections.ConfigDict) -> str:
     """`model.conv`, checked: 'auto' or one of convolutions.FORMULATIONS."""
     try:
@@ -46,66 +56,40 @@ def conv(model_block: ml_collections.ConfigDict) -> str:
     return model_block.conv
 
 
+def _fields(cls) -> list[str]:
+    return [field.name for field in dataclasses.fields(cls)]
+
+
 def evaluation_settings(block: ml_collections.ConfigDict, conv: str = "auto") -> EvaluationSettings:
     """An `eval` block (configs/common.py `evaluation`) as EvaluationSettings; `conv`: the
-    encoder's convolution formulation (`conv(config.model)`)."""
+    encoder's convolution formulation (`conv(config.model)`). Every key of the block is a
+    field of EvaluationSettings or of MetricOptions, by the same name."""
     try:
-        options = MetricOptions(
-            seed=block.seed,
-            n_jobs=block.n_jobs,
-            pruning=block.pruning,
-            classifiers=tuple(block.classifiers),
-            gbt_backend=block.gbt_backend,
-            mlp_backend=block.mlp_backend,
-            beta_vae_train=block.beta_vae_train,
-            beta_vae_eval=block.beta_vae_eval,
-            factor_vae_train=block.factor_vae_train,
-            factor_vae_eval=block.factor_vae_eval,
-            factor_vae_variance=block.factor_vae_variance,
-            max_pairs_per_fov=block.max_pairs_per_fov,
-            inactive_threshold=block.inactive_threshold,
-        )
+        options = MetricOptions(**{name: block[name] for name in _fields(MetricOptions)})
+        named = [name for name in _fields(EvaluationSettings) if name not in ("options", "conv")]
         return EvaluationSettings(
-            metrics=tuple(block.metrics),
-            num_samples=block.num_samples,
-            num_train=block.num_train,
-            chunk_size=block.chunk_size,
-            memory_budget_gb=block.memory_budget_gb,
-            conv=conv,
-            seed=block.seed,
-            omes_pairs=block.omes_pairs,
-            omes_pairs_per_fov=block.omes_pairs_per_fov,
-            options=options,
+            **{name: block[name] for name in named}, conv=conv, options=options
         )
     except ValueError as error:
         raise UsageError(f"config.eval: {error}") from None
 
 
-def schedule(
-    block: ml_collections.ConfigDict, steps: int, pair_k: int, best_after_step: int
-) -> Schedule:
-    """A `train` block (configs/common.py `train`) as the loop's Schedule, until `steps`."""
-    return Schedule(
-        steps=steps,
-        batch_size=block.batch_size,
-        steps_per_call=block.steps_per_call,
-        log_steps=block.log_steps,
-        ckpt_steps=block.ckpt_steps,
-        image_steps=block.image_steps,
-        keep_checkpoints=block.keep_checkpoints,
-        best_after_step=best_after_step,
-        pair_k=pair_k,
-        model_shards=block.model_shards,
-    )
+def train_settings(block: ml_collections.ConfigDict, steps: int | None = None) -> TrainSettings:
+    """A `train` block (configs/common.py `train`) as TrainSettings, its keys the fields;
+    `steps` replaces block.steps (fine-tuning counts from the source's step)."""
+    settings = TrainSettings(**{name: block[name] for name in _fields(TrainSettings)})
+    return settings if steps is None else dataclasses.replace(settings, steps=steps)
 
 
 def method(config: ml_collections.ConfigDict) -> Method:
     """The objective of `config.method`, checked against `config.sweep`."""
     block = config.method
-    options = {"reconstruction": block.reconstruction}
-    if block.name in ("ada_gvae", "ada_mlvae"):
-        options["aggregation"] = block.aggregation
     try:
+        # The block's options that this method has (aggregation: the ada_* methods only).
+        fields = _fields(METHODS[block.name]) if block.name in METHODS else []
+        options = {
+            name: block[name] for name in ("aggregation", "reconstruction") if name in fields
+        }
         objective = get_method(block.name, **options)
     except (ValueError, TypeError) as error:
         raise UsageError(f"config.method: {error}") from None
@@ -122,7 +106,7 @@ def method(config: ml_collections.ConfigDict) -> Method:
 
 def model_cards(
     config: ml_collections.ConfigDict, objective: Method, dataset: str, channels: int
-) -> list[ckpt.ModelCard]:
+) -> list[ModelCard]:
     """One card per (sweep value, seed) of a training config, in that order."""
     cards = []
     for value in config.sweep.hparam_values:
@@ -130,8 +114,8 @@ def model_cards(
             hparams = {name: float(config.method.hparams[name]) for name in objective.hparam_names}
             hparams[config.sweep.hparam] = float(value)
             cards.append(
-                ckpt.ModelCard(
-                    model_id=ckpt.model_id(objective.name, config.sweep.hparam, value, seed),
+                ModelCard(
+                    model_id=model_id(objective.name, config.sweep.hparam, value, seed),
                     architecture=config.model.architecture,
                     channels=channels,
                     latent_dim=config.model.latent_dim,
@@ -144,6 +128,11 @@ def model_cards(
     return cards
 
 
-def warmup_steps(cards: list[ckpt.ModelCard]) -> int:
+def warmup_steps(cards: list[ModelCard]) -> int:
     """The longest beta warm-up of the cards: windows before it don't compete for 'best'."""
     return int(max(card.hparams.get("warmup_steps", 0.0) for card in cards))
+
+
+def hold(folders: Sequence[epath.PathLike], wait_seconds: float = 0.0):
+    """The locks of the folders a job writes (process 0 takes them: drl_jax.workdir.locks)."""
+    return locks.hold(folders, wait_seconds=wait_seconds, enabled=jax.process_index() == 0)

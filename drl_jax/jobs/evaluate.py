@@ -1,21 +1,24 @@
 """The `evaluate` job: any number of checkpoints on one dataset, one table.
 
-Writes OUT/<source>/<model_id>/{representations.npz, classes.csv, association_matrix.*,
-metrics.json} and OUT/results.{json,csv}; finished models are skipped on rerun.
+Writes OUT/<source>/<model_id>/<dataset>/<which>/{representations.npz, classes.csv,
+association_matrix.*, metrics.json, config.json} (drl_jax.workdir.layout) and
+OUT/results.{json,csv} over every evaluation under OUT. A rerun reuses a result only
+when it answers the same request (drl_jax.workdir.records).
 """
 
 from __future__ import annotations
 
 import glob
 
+import jax
 import ml_collections
 from etils import epath
 
 from drl_jax.errors import UsageError
-from drl_jax.evaluation import evaluate_models, results
+from drl_jax.evaluation import Evaluated, evaluate_models, results
 from drl_jax.jobs import common
-from drl_jax.train import checkpoint as ckpt
-from drl_jax.workdir import save_config
+from drl_jax.models.card import read_card
+from drl_jax.workdir import layout
 
 
 def find_model_dirs(pattern: str) -> list[epath.Path]:
@@ -24,9 +27,9 @@ def find_model_dirs(pattern: str) -> list[epath.Path]:
     for match in sorted(glob.glob(pattern)):
         path = epath.Path(match)
         folder = path if path.is_dir() else path.parent
-        while folder != folder.parent and not (folder / "model.json").exists():
+        while folder != folder.parent and not (folder / layout.MODEL_CARD).exists():
             folder = folder.parent
-        if (folder / "model.json").exists() and folder not in folders:
+        if (folder / layout.MODEL_CARD).exists() and folder not in folders:
             folders.append(folder)
     if not folders:
         raise UsageError(
@@ -36,27 +39,40 @@ def find_model_dirs(pattern: str) -> list[epath.Path]:
     return folders
 
 
-def run(config: ml_collections.ConfigDict) -> list[dict]:
-    """Evaluates the checkpoints; returns every model's metrics.json content."""
+def run(config: ml_collections.ConfigDict) -> Evaluated:
+    """Evaluates the checkpoints; returns what was evaluated (every model's metrics.json)."""
     common.require(config.workdir, "No output folder: pass --config.workdir=OUT.")
     common.require(
         config.checkpoints, "No models: pass --config.checkpoints='WORKDIR/source/*/*' (a glob)."
     )
+    if config.checkpoint not in ("last", "best"):
+        raise UsageError(f"checkpoint must be 'last' or 'best', got {config.checkpoint!r}.")
     settings = common.evaluation_settings(config.eval, common.conv(config.model))
     model_dirs = find_model_dirs(config.checkpoints)
     common.describe(config.data)
-    data = common.load_data(config.data)
     root = epath.Path(config.workdir)
-    save_config(root, config.to_dict())
-    cards = [ckpt.read_card(d) for d in model_dirs]
-    evaluated = evaluate_models(
-        model_dirs,
-        data,
-        [root / card.dataset / card.model_id for card in cards],
-        settings,
-        which=config.checkpoint,
-        description=data.name,
+    cards = [read_card(d) for d in model_dirs]
+    outs = [
+        layout.evaluation_dir(root, c.dataset, c.model_id, config.data.name, config.checkpoint)
+        for c in cards
+    ]
+    with common.hold([root]):
+        data = common.load_data(config.data)
+        evaluated = evaluate_models(
+            model_dirs,
+            data,
+            outs,
+            settings,
+            which=config.checkpoint,
+            dataset_record=common.dataset_record(config.data),
+            config=config.to_dict(),
+            description=f"{data.name} ({config.checkpoint})",
+        )
+        rows = results.write_tables(root)
+    share = "" if jax.process_count() == 1 else f" (process {jax.process_index()}'s share)"
+    print(
+        f"Evaluated {len(outs)} checkpoint(s) on {data.name}{share}: {evaluated.computed} "
+        f"computed, {evaluated.reused} reused; {root}/results.csv has {len(rows)} row(s), one "
+        "per (checkpoint, dataset) under it."
     )
-    rows = results.write_tables(root, evaluated)
-    print(f"Evaluated {len(rows)} checkpoint(s) on {data.name}; tables in {root}/results.csv")
     return evaluated

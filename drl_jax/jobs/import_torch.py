@@ -8,9 +8,10 @@ from etils import epath
 from drl_jax.data import registry
 from drl_jax.errors import UsageError
 from drl_jax.jobs import common
+from drl_jax.models.card import ModelCard, model_id
 from drl_jax.models.methods import get_method
-from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import import_torch
+from drl_jax.workdir import layout, write_config
 
 
 def run(config: ml_collections.ConfigDict) -> epath.Path:
@@ -31,8 +32,8 @@ def run(config: ml_collections.ConfigDict) -> epath.Path:
         )
     state_dicts, optimizer = import_torch.read_checkpoint(config.input)
     variables = import_torch.paper_variables(state_dicts)
-    card = ckpt.ModelCard(
-        model_id=ckpt.model_id(method.name, "beta", config.beta, config.seed),
+    card = ModelCard(
+        model_id=model_id(method.name, "beta", config.beta, config.seed),
         architecture="paper",
         channels=int(variables["params"]["encoder"]["Conv_0"]["kernel"].shape[2]),
         latent_dim=int(variables["params"]["encoder"]["mean"]["kernel"].shape[1]),
@@ -46,7 +47,11 @@ def run(config: ml_collections.ConfigDict) -> epath.Path:
             f"the checkpoint takes {card.channels}-channel images but {description.name} has "
             f"{description.channels}: check --config.dataset."
         )
-    folder = epath.Path(config.workdir) / "source" / description.name / card.model_id
-    _, note = import_torch.import_model(state_dicts, optimizer, card, folder, step=int(config.step))
+    folder = layout.source_model_dir(config.workdir, description.name, card.model_id)
+    with common.hold([folder]):
+        _, note = import_torch.import_model(
+            state_dicts, optimizer, card, folder, step=int(config.step)
+        )
+        write_config(folder, config.to_dict())
     print(f"Imported {config.input} as {folder} ({note}).")
     return folder

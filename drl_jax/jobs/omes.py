@@ -16,7 +16,7 @@ from etils import epath
 from drl_jax import metrics
 from drl_jax.evaluation import association, representations
 from drl_jax.jobs import common
-from drl_jax.workdir import read_json, save_config, write_json
+from drl_jax.workdir import read_json, records, write_config, write_json
 
 
 def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -27,10 +27,29 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
     )
     common.require(config.workdir, "No output folder: pass --config.workdir=OUT.")
     workdir = epath.Path(config.workdir)
-    if (workdir / "omes.json").exists() and not config.overwrite:
-        print(f"{workdir / 'omes.json'} exists; pass --config.overwrite=True to recompute.")
-        return read_json(workdir / "omes.json")
-    codes, labels, names = representations.read(config.input, config.mode)
+    loaded = representations.read(config.input, config.mode)  # checks the files first
+    inputs = [
+        epath.Path(config.input) / name for name in (representations.NPZ, representations.CSV)
+    ]
+    request = {
+        "input": {"folder": str(config.input), **records.file_digests(config.input, inputs)},
+        "settings": {
+            key: config[key] for key in ("mode", "max_pairs_per_fov", "seed", "inactive_threshold")
+        },
+    }
+    with common.hold([workdir]):
+        return _score(config, workdir, request, *loaded)
+
+
+def _score(config, workdir: epath.Path, request: dict, codes, labels, names) -> dict[str, Any]:
+    path = workdir / "omes.json"
+    previous = read_json(path) if path.exists() and not config.overwrite else None
+    reuse, why = records.reuse_decision(previous, request)
+    if reuse:
+        print(f"{path}: {why} (same input files and settings).")
+        return previous
+    if why:
+        print(f"{path}: {why}")
     arrays = metrics.omes_arrays(
         codes,
         labels,
@@ -40,7 +59,8 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
     )
     arrays = {key: value[0] for key, value in arrays.items()}
     report = metrics.omes_report(arrays, names)
-    save_config(workdir, config.to_dict())
+    report = {"request": request, "versions": records.versions(), **report}
+    write_config(workdir, config.to_dict())
     title = f"S of {epath.Path(config.input).name} ({config.mode})"
     association.write(workdir, arrays, names, title)
     write_json(workdir / "omes.json", report)  # last: marks the job done

@@ -1,4 +1,4 @@
-"""Disentanglement metrics on numpy arrays, each a function (SPEC sections 1 and 2).
+"""Disentanglement metrics on numpy arrays, each a function (docs/method.md).
 
 >>> import numpy as np
 >>> from drl_jax import metrics

@@ -1,6 +1,6 @@
 """DCI: Disentanglement, Completeness, Informativeness (Eastwood & Williams 2018).
 
-As disentanglement_lib's `dci` (Locatello et al. 2019 defaults, SPEC section 2):
+As disentanglement_lib's `dci` (Locatello et al. 2019 defaults, docs/method.md#dci):
 one `GradientBoostingClassifier()` (sklearn defaults: 100 trees of depth 3,
 learning rate 0.1) per FoV on the training codes; the importance matrix R [d, F]
 holds |feature_importances_|. With p = R normalised along one axis (after adding
@@ -172,8 +172,8 @@ def dci(
     """DCI scores of codes with respect to FoVs, on a caller-given train/test split.
 
     Args:
-      codes_train, factors_train: float [N, d], int [N, F] (10,000 samples in SPEC 2).
-      codes_test, factors_test: float [M, d], int [M, F] (5,000 in SPEC 2).
+      codes_train, factors_train: float [N, d], int [N, F] (10,000 samples by default).
+      codes_test, factors_test: float [M, d], int [M, F] (5,000 by default).
       backend: the GBTs fitted when `gbts` is None: "exact" or "lightgbm".
       seed: `random_state` of the classifiers.
       n_jobs: joblib workers for fitting (-1: all cores).

@@ -1,7 +1,7 @@
 """Mutual Information Gap (Chen et al. 2018, "Isolating Sources of Disentanglement in VAEs").
 
-As disentanglement_lib's `discrete_mig` (Locatello et al. 2019 defaults, SPEC
-section 2): each code dimension is discretised into 20 equal-width bins, the
+As disentanglement_lib's `discrete_mig` (Locatello et al. 2019 defaults,
+docs/method.md#mig): each code dimension is discretised into 20 equal-width bins, the
 discrete mutual information I(z_i; v_j) with every FoV is estimated from counts,
 and for each FoV the gap between its two most informative dimensions is divided
 by the FoV's entropy H(v_j). MIG is the mean over FoVs.

@@ -1,4 +1,4 @@
-"""OMES: Overlap Multiple Encoding Scores (SPEC section 1), exact and vectorised.
+"""OMES: Overlap Multiple Encoding Scores (docs/method.md#omes), exact and vectorised.
 
 One jitted computation gives the association matrix S, OS and MES for both
 poolings and OMES for every alpha in {0.0, 0.1, ..., 1.0}, per FoV and averaged,

@@ -1,4 +1,4 @@
-"""The metric suite by name (SPEC section 2): what each metric needs and how it is computed.
+"""The metric suite by name (docs/method.md): what each metric needs and how it is computed.
 
 `METRICS` maps a name to a `Metric`; `score(inputs, names, options)` computes the
 named metrics of one model's representation (`MetricInputs`) with typed
@@ -12,6 +12,7 @@ pairs from the inputs' labels.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -35,7 +36,7 @@ from drl_jax.metrics import (
 
 @dataclasses.dataclass(frozen=True)
 class MetricOptions:
-    """How the metrics are computed (SPEC section 2 defaults).
+    """How the metrics are computed (docs/method.md#evaluation-defaults).
 
     Attributes:
       seed: `random_state` of every classifier.
@@ -82,7 +83,7 @@ class MetricOptions:
             )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class MetricInputs:
     """One model's representation of N samples, and what the metrics may draw on.
 
@@ -96,7 +97,8 @@ class MetricInputs:
       encode: images float32 [B, 64, 64, C] -> codes [B, d] (a jax.tree_util.Partial).
       key: PRNG key of the intervention metrics.
       omes: this model's OMES arrays (one model's slice of `omes_arrays` or
-        `omes_from_pair_codes`), when computed for many models at once.
+        `omes_from_pair_codes`), when computed for many models at once; otherwise OMES
+        and each FoV's OMES-best dimension come from pairs mined in the labels.
       elbo_terms: `reconstruction` and `kl` float [N] (nats, beta = 1), from encoding.
     """
 
@@ -109,7 +111,6 @@ class MetricInputs:
     key: jax.Array | None = None
     omes: Mapping[str, np.ndarray] | None = None
     elbo_terms: Mapping[str, np.ndarray] | None = None
-    _gbts: dict[str, list] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         num_samples, num_factors = np.shape(self.factors)[0], np.shape(self.factors)[-1]
@@ -119,7 +120,8 @@ class MetricInputs:
                 "samples on each side of the train/test split."
             )
         if not self.factor_names:
-            self.factor_names = tuple(f"fov{j}" for j in range(num_factors))
+            names = tuple(f"fov{j}" for j in range(num_factors))
+            object.__setattr__(self, "factor_names", names)
         if len(self.factor_names) != num_factors:
             raise ValueError(f"{len(self.factor_names)} factor names for {num_factors} FoVs.")
 
@@ -131,49 +133,63 @@ class MetricInputs:
     def test(self) -> tuple[np.ndarray, np.ndarray]:
         return self.codes[self.num_train :], self.factors[self.num_train :]
 
-    def gbts(self, options: MetricOptions) -> list:
-        """One GBT per FoV of `options.gbt_backend` on the training split, fitted once and
-        shared by DCI and the downstream GBTs."""
-        backend = options.gbt_backend
-        if backend not in self._gbts:
-            self._gbts[backend] = _dci.fit_gbts(
-                *self.train, backend=backend, seed=options.seed, n_jobs=options.n_jobs
-            )
-        return self._gbts[backend]
 
-    def omes_arrays(self, options: MetricOptions) -> Mapping[str, np.ndarray]:
-        """The given OMES arrays, else those of pairs mined from the labels (computed once)."""
-        if self.omes is None:
-            mined = _omes.omes_arrays(
-                self.codes,
-                self.factors,
-                max_pairs_per_fov=options.max_pairs_per_fov,
-                seed=options.seed,
-                inactive_threshold=options.inactive_threshold,
-            )
-            self.omes = {name: value[0] for name, value in mined.items()}
-        return self.omes
+class Shared:
+    """What several metrics derive from one model's inputs under one MetricOptions, made
+    once per `score` call: the GBTs per FoV (DCI's importances are the downstream task's
+    full-code GBTs) and the OMES arrays (the pruned downstream task keeps each FoV's
+    OMES-best dimension)."""
+
+    def __init__(self, inputs: MetricInputs, options: MetricOptions):
+        self.inputs, self.options = inputs, options
+
+    @functools.cached_property
+    def gbts(self) -> list:
+        """One GBT per FoV of `options.gbt_backend` on the training split."""
+        options = self.options
+        return _dci.fit_gbts(
+            *self.inputs.train,
+            backend=options.gbt_backend,
+            seed=options.seed,
+            n_jobs=options.n_jobs,
+        )
+
+    @functools.cached_property
+    def omes_arrays(self) -> Mapping[str, np.ndarray]:
+        """The inputs' OMES arrays, else those of pairs mined from the labels."""
+        if self.inputs.omes is not None:
+            return self.inputs.omes
+        options = self.options
+        mined = _omes.omes_arrays(
+            self.inputs.codes,
+            self.inputs.factors,
+            max_pairs_per_fov=options.max_pairs_per_fov,
+            seed=options.seed,
+            inactive_threshold=options.inactive_threshold,
+        )
+        return {name: value[0] for name, value in mined.items()}
 
 
 class Metric(NamedTuple):
-    """compute(inputs, options) -> the metric's dict; `needs_grid`: it intervenes on a full
-    FoV grid through the encoder (left out for labelled datasets)."""
+    """compute(inputs, options, shared) -> the metric's dict; `needs_grid`: it intervenes on
+    a full FoV grid through the encoder (left out for labelled datasets)."""
 
-    compute: Callable[[MetricInputs, MetricOptions], dict[str, Any]]
+    compute: Callable[[MetricInputs, MetricOptions, Shared], dict[str, Any]]
     needs_grid: bool = False
 
 
-def _omes_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
-    return _omes.omes_report(inputs.omes_arrays(options), inputs.factor_names)
+def _omes_metric(inputs: MetricInputs, options: MetricOptions, shared: Shared) -> dict[str, Any]:
+    return _omes.omes_report(shared.omes_arrays, inputs.factor_names)
 
 
-def _dci_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
-    gbts = inputs.gbts(options)
-    return _dci.dci(*inputs.train, *inputs.test, seed=options.seed, gbts=gbts)
+def _dci_metric(inputs: MetricInputs, options: MetricOptions, shared: Shared) -> dict[str, Any]:
+    return _dci.dci(*inputs.train, *inputs.test, seed=options.seed, gbts=shared.gbts)
 
 
-def _downstream_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
-    best = inputs.omes_arrays(options)["best_dim"]
+def _downstream_metric(
+    inputs: MetricInputs, options: MetricOptions, shared: Shared
+) -> dict[str, Any]:
+    best = shared.omes_arrays["best_dim"]
     return _downstream.downstream(
         *inputs.train,
         *inputs.test,
@@ -184,11 +200,11 @@ def _downstream_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str
         mlp_backend=options.mlp_backend,
         seed=options.seed,
         n_jobs=options.n_jobs,
-        gbts=inputs.gbts(options) if "gbt" in options.classifiers else None,
+        gbts=shared.gbts if "gbt" in options.classifiers else None,
     )
 
 
-def _beta_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+def _beta_vae_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, Any]:
     return _beta_vae.beta_vae(
         inputs.data,
         inputs.encode,
@@ -199,7 +215,7 @@ def _beta_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, 
     )
 
 
-def _factor_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+def _factor_vae_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, Any]:
     return _factor_vae.factor_vae(
         inputs.data,
         inputs.encode,
@@ -210,7 +226,7 @@ def _factor_vae_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str
     )
 
 
-def _elbo_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, float]:
+def _elbo_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, float]:
     del options
     if inputs.elbo_terms is None:
         raise ValueError(
@@ -224,11 +240,13 @@ def _elbo_metric(inputs: MetricInputs, options: MetricOptions) -> dict[str, floa
 
 METRICS: dict[str, Metric] = {
     "omes": Metric(_omes_metric),
-    "mig": Metric(lambda inputs, options: _mig.mig(*inputs.train)),
+    "mig": Metric(lambda inputs, options, shared: _mig.mig(*inputs.train)),
     "dci": Metric(_dci_metric),
-    "sap": Metric(lambda inputs, options: _sap.sap(*inputs.train, *inputs.test, seed=options.seed)),
+    "sap": Metric(
+        lambda inputs, options, shared: _sap.sap(*inputs.train, *inputs.test, seed=options.seed)
+    ),
     "modularity": Metric(
-        lambda inputs, options: _modularity.modularity(
+        lambda inputs, options, shared: _modularity.modularity(
             *inputs.train, *inputs.test, seed=options.seed
         )
     ),
@@ -259,10 +277,11 @@ def score(
     """
     check_names(names)
     results, seconds = {}, {}
+    shared = Shared(inputs, options)
     for name, metric in METRICS.items():
         if name not in names or (metric.needs_grid and not isinstance(inputs.data, GridData)):
             continue
         start = time.perf_counter()
-        results[name] = metric.compute(inputs, options)
+        results[name] = metric.compute(inputs, options, shared)
         seconds[name] = time.perf_counter() - start
     return results, seconds

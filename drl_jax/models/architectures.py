@@ -1,4 +1,4 @@
-"""VAE encoders and decoders (SPEC section 3) and FactorVAE's discriminator.
+"""VAE encoders and decoders (docs/models.md#architectures) and FactorVAE's discriminator.
 
 Two architectures, both for images float32 [B, 64, 64, C] in [0, 1] and a
 latent of d dimensions:
@@ -194,8 +194,8 @@ def over_models(
     the `shared` arguments are the same for every model, the outputs gain the M axis.
 
     `jax.vmap`, except on CPU with the native and s2d formulations: there a vmapped
-    convolution with per-model kernels becomes a grouped one, which XLA:CPU runs about
-    2x slower per model than M plain ones, so the models run one after another
+    convolution with per-model kernels becomes a grouped one, which XLA:CPU runs
+    more slowly per model than M plain ones, so the models run one after another
     (`lax.map`, each model at full speed; one program either way).
     """
     if jax.default_backend() == "cpu" and vae.encoder.conv != "patches":

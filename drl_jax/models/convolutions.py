@@ -5,9 +5,9 @@ Every formulation computes flax's `nn.Conv` (stride 1 or 2) and `nn.ConvTranspos
 
 * "native": `lax.conv_general_dilated` and `lax.conv_transpose`, what flax runs. The
   form for GPUs and TPUs. On XLA:CPU a convolution's kernel gradient inside a while
-  loop (the train step's `lax.scan`) falls off the fast path (jax-ml/jax#12868; 80x
-  slower measured), a transposed conv's gradient is ~15x slower than PyTorch's even
-  outside loops, and a vmapped model axis makes every conv a grouped one.
+  loop (the train step's `lax.scan`) falls off the fast path (jax-ml/jax#12868), a
+  transposed conv's gradient is slow even outside loops, and a vmapped model axis makes
+  every conv a grouped one.
 * "patches": the kh * kw shifted views of the input gathered and multiplied by the
   kernel in one matmul (transposed convs by their four output phases); its backward
   is slices, pads and dots, fast in loops on CPU, at the cost of materialising the
@@ -21,7 +21,7 @@ Every formulation computes flax's `nn.Conv` (stride 1 or 2) and `nn.ConvTranspos
   widening ones by XLA's convolution (each the faster on XLA:CPU, where convolutions
   run on one thread and matmuls on all cores); its input gradient is again a
   forward-type 2x2 conv and its kernel gradient four matmuls: no backward-filter
-  convolution, the op XLA:CPU runs slowly (80x in loops).
+  convolution, the op XLA:CPU runs slowly (worst inside loops).
 
 `FORMULATIONS` lists them; "auto" (`resolve`) picks, per backend, the one measured
 fastest (benchmarks/bench_train.py, README "Speed").
@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 FORMULATIONS = ("native", "patches", "s2d")
-# Per backend: the formulation "auto" resolves to (measured, README "Speed").
+# Per backend: the formulation "auto" resolves to (chosen by benchmarks/bench_train.py).
 AUTO = {"cpu": "s2d", "gpu": "native", "tpu": "native"}
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
@@ -118,7 +118,7 @@ def conv_transpose_4x4(x: jax.Array, kernel: jax.Array, formulation: str) -> jax
 
 def _patches_conv(x, kernel, stride, padding):
     """Patches (strided slices) times a matrix. XLA:CPU runs a convolution's kernel gradient
-    10-20x slower inside a while loop (jax-ml/jax#12868), while dots are unaffected."""
+    slowly inside a while loop (jax-ml/jax#12868), while dots are unaffected."""
     kh, kw, cin, cout = kernel.shape
     x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
     height = (x.shape[1] - kh) // stride + 1
@@ -140,7 +140,7 @@ def _windows(x: jax.Array, height: int, width: int) -> list[jax.Array]:
 def _forward_conv2x2(u: jax.Array, kernel: jax.Array) -> jax.Array:
     """`conv2x2`'s value. With fewer outputs than inputs (O <= C): one matmul of u to the
     four taps' outputs [B, H, W, 4 O], summed over shifted windows (XLA:CPU's own conv of
-    these shapes is 2-40x slower); else XLA's convolution, the fastest there."""
+    these shapes is slower); else XLA's convolution, the faster there."""
     batch, height, width, channels = u.shape
     outputs = kernel.shape[-1]
     if outputs > channels:
@@ -158,7 +158,7 @@ def conv2x2(u: jax.Array, kernel: jax.Array) -> jax.Array:
     """Stride-1 'VALID' 2x2 conv: u [B, H, W, C], kernel [2, 2, C, O] -> [B, H-1, W-1, O].
 
     Its input gradient is again a forward conv; its kernel gradient four matmuls, never
-    XLA's backward-filter convolution (slow on XLA:CPU, 80x in loops). XLA:CPU runs its
+    XLA's backward-filter convolution (slow on XLA:CPU, worst inside loops). XLA:CPU runs its
     convolutions on one thread and its matmuls on every core.
     """
     return _forward_conv2x2(u, kernel)

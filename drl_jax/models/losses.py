@@ -1,4 +1,4 @@
-"""Loss terms of the VAE family (SPEC section 3), as pure functions.
+"""Loss terms of the VAE family (docs/models.md#objectives), as pure functions.
 
 Shapes: B batch, P pairs, d latent dims, H W C image. Units: reconstruction and
 KL terms are in nats (the Gaussian reconstruction is a squared error), summed over
@@ -239,7 +239,7 @@ def dip_penalty(covariance: jax.Array, lambda_od: jax.Array, lambda_d: jax.Array
 def linear_warmup(value: jax.Array, step: jax.Array, warmup_steps: jax.Array) -> jax.Array:
     """value * min(1, step / warmup_steps); warmup_steps = 0 means no warm-up. float32 scalar.
 
-    Used for beta (the KL weight) and for AnnealedVAE's capacity C (SPEC section 3).
+    Used for beta (the KL weight) and for AnnealedVAE's capacity C (docs/models.md#objectives).
     """
     step = jnp.asarray(step, jnp.float32)
     warmup_steps = jnp.asarray(warmup_steps, jnp.float32)

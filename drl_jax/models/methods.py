@@ -1,4 +1,4 @@
-"""The VAE family's training objectives (SPEC section 3), registered in METHODS.
+"""The VAE family's training objectives (docs/models.md#objectives), registered in METHODS.
 
 A method object is static (hashable, closed over by the jitted step) and knows:
 `needs_pairs` (batches are weak pairs from `data.sample_pairs`, else images from

@@ -1,7 +1,7 @@
 """The report of a (source, target) pair: tables, figures and a README that links them.
 
-Reads WORKDIR/transfer/<source>__to__<target>/<model_id>/{before,after}/ and
-writes .../results/:
+Reads WORKDIR/transfer/<source>__to__<target>/<model_id>/{before,after}/ (a
+drl_jax.workdir.layout.Pair) and writes .../results/:
   transfer_table.md, transfer_table.csv   mean before (change after), percent
   transfer_std.md                         standard deviation over models, before / after
   figures/association_before.png, figures/association_after.png
@@ -9,6 +9,8 @@ writes .../results/:
   figures/omes_per_fov.png                OMES per FoV before and after
   figures/{reconstructions,traversals}_{before,after}.png (written by the transfer job)
   README.md                               the tables inline and links to every figure
+  inputs.json                             what the report was made from: each input
+                                          metrics.json's content digest and shared_fovs
 """
 
 from __future__ import annotations
@@ -20,19 +22,20 @@ from drl_jax import figures
 from drl_jax.errors import UsageError
 from drl_jax.evaluation import association
 from drl_jax.report import tables
-from drl_jax.workdir import read_json, write_atomic
+from drl_jax.workdir import layout, read_json, records, write_atomic, write_json
+
+INPUTS = "inputs.json"
 
 
-def _stage_metrics(pair_dir: epath.Path, stage: str) -> list[dict]:
-    folders = sorted(d for d in pair_dir.iterdir() if (d / stage / "metrics.json").exists())
-    return [read_json(d / stage / "metrics.json") for d in folders]
+def _metrics_paths(pair: layout.Pair, stage: str) -> list[epath.Path]:
+    return [pair.stage(model_id, stage) / layout.METRICS for model_id in pair.model_ids(stage)]
 
 
-def _mean_association(pair_dir: epath.Path, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _mean_association(pair: layout.Pair, stage: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean S over models [d, F] and the share of models where each dim is active [d]."""
     matrices, active = [], []
-    for folder in sorted(pair_dir.iterdir()):
-        path = folder / stage / association.CSV
+    for model_id in pair.model_ids(stage):
+        path = pair.stage(model_id, stage) / association.CSV
         if path.exists():
             s, is_active, _ = association.read(path)
             matrices.append(s)
@@ -42,10 +45,29 @@ def _mean_association(pair_dir: epath.Path, stage: str) -> tuple[np.ndarray, np.
     return np.mean(matrices, axis=0), np.mean(active, axis=0)
 
 
-def write_report(pair_dir: epath.PathLike, shared_fovs=()) -> str:
+def report_inputs(pair: layout.Pair, shared_fovs=()) -> dict:
+    """What a pair's report is made from: the content digest of every before/after
+    metrics.json (each holds its request record) and the shared FoVs."""
+    paths = _metrics_paths(pair, layout.BEFORE) + _metrics_paths(pair, layout.AFTER)
+    return {"shared_fovs": list(shared_fovs), "metrics": records.file_digests(pair.folder, paths)}
+
+
+def is_current(pair: layout.Pair, shared_fovs=()) -> bool:
+    """Whether results/ was made from the pair's current inputs (content, not file times)."""
+    inputs, readme = pair.results / INPUTS, pair.results / "README.md"
+    return (
+        inputs.exists()
+        and readme.exists()
+        and read_json(inputs) == report_inputs(pair, shared_fovs)
+    )
+
+
+def write_report(pair: layout.Pair, shared_fovs=()) -> str:
     """Writes the pair's results/ folder; returns the mean table as Markdown."""
-    pair_dir = epath.Path(pair_dir)
-    before, after = _stage_metrics(pair_dir, "before"), _stage_metrics(pair_dir, "after")
+    pair_dir = pair.folder
+    inputs = report_inputs(pair, shared_fovs)
+    before = [read_json(p) for p in _metrics_paths(pair, layout.BEFORE)]
+    after = [read_json(p) for p in _metrics_paths(pair, layout.AFTER)]
     if not before:
         raise UsageError(f"No evaluated models under {pair_dir} (no */before/metrics.json).")
     before = tables.paired(before, after)
@@ -53,12 +75,12 @@ def write_report(pair_dir: epath.PathLike, shared_fovs=()) -> str:
     summary = tables.summarize(tables.collect(before, fovs), tables.collect(after, fovs))
     mean_table = tables.markdown(tables.rows(summary, fovs, shared_fovs, "mean"))
     std_table = tables.markdown(tables.rows(summary, fovs, shared_fovs, "std"))
-    results = pair_dir / "results"
+    results = pair.results
     write_atomic(results / "transfer_table.md", mean_table)
     write_atomic(results / "transfer_std.md", std_table)
-    write_atomic(results / "transfer_table.csv", tables.csv_text(summary, fovs))
+    write_atomic(results / "transfer_table.csv", tables.summary_csv(summary, fovs))
     for stage in ("before", "after"):
-        mean = _mean_association(pair_dir, stage)
+        mean = _mean_association(pair, stage)
         if mean is not None:
             figures.association_heatmap(
                 mean[0],
@@ -79,13 +101,14 @@ def write_report(pair_dir: epath.PathLike, shared_fovs=()) -> str:
             ylabel="OMES",
         )
     write_atomic(
-        results / "README.md", _readme(pair_dir, results, before, after, mean_table, std_table)
+        results / "README.md", _readme(pair, results, before, after, mean_table, std_table)
     )
+    write_json(results / INPUTS, inputs)  # last: an interrupted report is redone in full
     return mean_table
 
 
-def _readme(pair_dir, results, before, after, mean_table, std_table) -> str:
-    source, target = pair_dir.name.split("__to__")
+def _readme(pair, results, before, after, mean_table, std_table) -> str:
+    source, target = layout.parse_pair(pair.name)
     lines = [
         f"# {source} -> {target}",
         "",
@@ -120,7 +143,8 @@ def _readme(pair_dir, results, before, after, mean_table, std_table) -> str:
             lines += [f"- {caption}: ![{caption}](figures/{name})"]
     lines += [
         "",
-        "Per-model results: `../<model_id>/{before,after}/metrics.json` (layout in the "
-        "project README), with representations.npz and classes.csv beside each.",
+        "Per-model results: `../<model_id>/{before,after}/metrics.json` (each with the request "
+        "record it answers; docs/workdir.md), with representations.npz and classes.csv beside "
+        "each.",
     ]
     return "\n".join(lines) + "\n"

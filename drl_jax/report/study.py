@@ -1,12 +1,13 @@
 """The study of a workdir: every evaluated model in one long table, the paper's summary tables
 across all its transfers, and the metric-analysis figures (report/study_figures.py).
 
-Reads every metrics.json under WORKDIR except in WORKDIR/study/ and checkpoints/ folders:
-transfers' WORKDIR/transfer/<source>__to__<target>/<model_id>/{before,after}/metrics.json and
-evaluate jobs' OUT/<source>/<model_id>/metrics.json. Writes WORKDIR/study/:
+Reads every metrics.json under WORKDIR except in WORKDIR/study/ and checkpoint folders
+(drl_jax.workdir.layout.find_metrics): transfers' before/after evaluations and evaluate jobs'
+OUT/<source>/<model_id>/<dataset>/<which>/metrics.json. Writes WORKDIR/study/:
   long_table.csv           one row per metrics.json: the model card as written in it (after
                            fine-tuning: method beta_vae), `source` (the transfer's source, else
-                           the card's dataset), dataset, stage (STAGES), pair, step, then every
+                           the card's dataset), dataset, stage (STAGES), pair, then the request
+                           record (checkpoint.*, dataset.*, settings.*, versions.*), then every
                            scalar metric and per-FoV value by dotted name (omes.max.0.5,
                            omes.per_fov.max.0.5.<fov>, downstream.gbt_full_per_fov.<fov>, ...)
   summary.md, summary.tex  one row per transfer, SUMMARY_COLUMNS: the mean over models before
@@ -16,13 +17,13 @@ evaluate jobs' OUT/<source>/<model_id>/metrics.json. Writes WORKDIR/study/:
   tables/<pair>.md, .tex   each transfer's per-FoV table (the report's, unmarked)
   figures/                 study_figures.write_figures
   README.md                the tables inline, every figure linked or the reason it is absent
-  inputs.json              a digest of each input: a rerun with unchanged inputs writes nothing
+  inputs.json              a digest of each input's content: a rerun with unchanged inputs
+                           writes nothing
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,16 +32,14 @@ from etils import epath
 from drl_jax.errors import UsageError
 from drl_jax.evaluation import results
 from drl_jax.report import latex, study_figures, tables
-from drl_jax.workdir import read_json, write_atomic, write_json
+from drl_jax.workdir import layout, read_json, records, write_atomic, write_json
 
-STUDY = "study"  # the folder under the workdir
-PAIR_SEPARATOR = "__to__"
 # "before"/"after": a transfer's folders; "source": a model on its training dataset;
 # "evaluate": on any other dataset.
 STAGES = ("before", "after", "source", "evaluate")
 SUMMARY_COLUMNS = ("gbt_full", "gbt_pruned", "mlp_full", "mlp_pruned", "os", "mes", "dci", "mig")
 # metrics.json keys that describe the evaluation rather than score it.
-_NOT_METRICS = ("model", "checkpoint", "dataset", "num_samples", "num_train", "seconds")
+_NOT_METRICS = ("request", "versions", "seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,45 +68,40 @@ class _Transfer:
     models_after: int
 
 
-def find_metrics(workdir: epath.PathLike) -> list[epath.Path]:
-    """Every metrics.json under workdir, sorted; not in workdir/study/ nor in checkpoints/."""
-    root = epath.Path(workdir)
-    if not root.exists():
-        return []
-    found = []
-    for folder, dirs, files in root.walk():
-        dirs[:] = [d for d in dirs if d != "checkpoints" and not (folder == root and d == STUDY)]
-        if "metrics.json" in files:
-            found.append(folder / "metrics.json")
-    return sorted(found)
-
-
 def evaluation(path: str, metrics: dict[str, Any]) -> Evaluation:
     """The stage and pair of a metrics.json from its path relative to the workdir."""
-    parts = path.split("/")
-    if len(parts) >= 4 and parts[-2] in ("before", "after") and PAIR_SEPARATOR in parts[-4]:
-        return Evaluation(path, parts[-2], parts[-4], metrics)
-    stage = "source" if metrics["dataset"] == metrics["model"]["dataset"] else "evaluate"
-    return Evaluation(path, stage, "", metrics)
+    stage, pair = layout.stage_of(path)
+    if not stage:
+        request = metrics["request"]
+        own_data = request["dataset"]["name"] == request["model"]["dataset"]
+        stage = "source" if own_data else "evaluate"
+    return Evaluation(path, stage, pair, metrics)
 
 
 def long_row(entry: Evaluation) -> dict[str, Any]:
     """One flat row of the long table: the evaluation, then every scalar by dotted name."""
-    m, card = entry.metrics, entry.metrics["model"]
+    m = entry.metrics
+    request, card = m["request"], m["request"]["model"]
     row = {"path": entry.path}
     row |= {key: card[key] for key in ("model_id", "architecture", "channels", "latent_dim")}
     row |= {"method": card["method"]}
     row |= {f"hparams.{name}": value for name, value in card["hparams"].items()}
     row |= {
         "seed": card["seed"],
-        "source": entry.pair.split(PAIR_SEPARATOR)[0] if entry.pair else card["dataset"],
-        "dataset": m["dataset"],
+        "source": layout.parse_pair(entry.pair)[0] if entry.pair else card["dataset"],
+        "dataset": request["dataset"]["name"],
         "stage": entry.stage,
         "pair": entry.pair,
-        "step": m["checkpoint"]["step"],
-        "num_samples": m["num_samples"],
-        "num_train": m["num_train"],
     }
+    row |= {f"checkpoint.{k}": v for k, v in request["checkpoint"].items() if k != "folder"}
+    row |= {f"dataset.{k}": v for k, v in request["dataset"].items() if k != "name"}
+    row |= {
+        name: ",".join(map(str, value)) if isinstance(value, list) else value
+        for name, value in records.flatten({"settings": request["settings"]}).items()
+    }
+    if card.get("finetuned_from"):
+        row |= {f"finetuned_from.{k}": v for k, v in card["finetuned_from"].items()}
+    row |= {f"versions.{k}": v for k, v in m.get("versions", {}).items()}
     fovs = tables.fov_names(m)
     for key, value in m.items():
         if key not in _NOT_METRICS:
@@ -143,7 +137,7 @@ def _transfers(entries: Sequence[Evaluation]) -> list[_Transfer]:
 
 
 def _arrow(pair: str) -> str:
-    return pair.replace(PAIR_SEPARATOR, " -> ")
+    return " -> ".join(layout.parse_pair(pair))
 
 
 def _summary_table(transfers: Sequence[_Transfer]) -> list[list[str]]:
@@ -170,12 +164,13 @@ def _write_tables(folder: epath.Path, transfers: Sequence[_Transfer]) -> dict[st
     write_atomic(folder / "summary.tex", latex.tabular(table))
     header = ["pair", "source", "target", "models_before", "models_after", *tables.CSV_HEADER]
     rows = [
-        [t.pair, *t.pair.split(PAIR_SEPARATOR), t.models_before, t.models_after, *row]
+        [t.pair, *layout.parse_pair(t.pair), t.models_before, t.models_after, *row]
         for t in transfers
         for row in tables.csv_rows(t.summary, t.fovs)
     ]
     write_atomic(
-        folder / "summary.csv", results.csv_text([dict(zip(header, r, strict=True)) for r in rows])
+        folder / "summary.csv",
+        results.rows_to_csv([dict(zip(header, r, strict=True)) for r in rows]),
     )
     for t in transfers:
         per_fov = tables.rows(t.summary, t.fovs, (), "mean")
@@ -185,33 +180,34 @@ def _write_tables(folder: epath.Path, transfers: Sequence[_Transfer]) -> dict[st
     return markdown
 
 
-def _digests(root: epath.Path, paths: Sequence[epath.Path]) -> dict[str, str]:
-    """SHA-256 of each input file, by its path relative to the workdir."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths
-    }
-
-
 def write_study(workdir: epath.PathLike, force: bool = False) -> StudyResult:
     """Writes WORKDIR/study/ (module docstring) from every metrics.json under workdir.
 
     Unless `force`, does nothing when no metrics.json changed since the last study.
     """
     root = epath.Path(workdir)
-    paths = find_metrics(root)
+    paths = layout.find_metrics(root)
     if not paths:
         raise UsageError(
             f"No metrics.json under {root}: expected evaluated models, e.g. "
             f"transfer/<source>__to__<target>/<model_id>/before/metrics.json (a transfer run) "
-            "or <source>/<model_id>/metrics.json (an evaluate run)."
+            "or <source>/<model_id>/<dataset>/<which>/metrics.json (an evaluate run)."
         )
-    folder = root / STUDY
-    digests = _digests(root, paths)
+    folder = layout.study_dir(root)
+    digests = records.file_digests(root, paths)
     if not force and _is_current(folder, digests):
         summary = folder / "summary.md"
         return StudyResult(folder, summary.read_text() if summary.exists() else "", True)
-    entries = [evaluation(rel, read_json(p)) for rel, p in zip(digests, paths, strict=True)]
-    write_atomic(folder / "long_table.csv", results.csv_text([long_row(e) for e in entries]))
+    contents = [read_json(p) for p in paths]
+    stale = [rel for rel, m in zip(digests, contents, strict=True) if "request" not in m]
+    if stale:
+        raise UsageError(
+            f"{len(stale)} metrics.json under {root} have no request record (an older drl_jax "
+            f"wrote them, e.g. {stale[0]}): rerun the job that wrote them (it recomputes them) "
+            "or move them out of the workdir."
+        )
+    entries = [evaluation(rel, m) for rel, m in zip(digests, contents, strict=True)]
+    write_atomic(folder / "long_table.csv", results.rows_to_csv([long_row(e) for e in entries]))
     transfers = _transfers(entries)
     markdown = _write_tables(folder, transfers) if transfers else {}
     written = study_figures.write_figures(

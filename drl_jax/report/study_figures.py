@@ -197,10 +197,10 @@ def _omes_vs_beta(
     caption = "(d) OMES per FoV (alpha 0.5, max pooling) against beta, per (dataset, stage)"
     panels: dict[tuple[str, int], dict[str, tuple[list[float], list[float]]]] = {}
     for m, stage in zip(metrics, stages, strict=True):
-        beta = m["model"]["hparams"].get("beta")
+        beta = m["request"]["model"]["hparams"].get("beta")
         if "omes" not in m or beta is None:
             continue
-        panel = panels.setdefault((m["dataset"], stage_order.index(stage)), {})
+        panel = panels.setdefault((m["request"]["dataset"]["name"], stage_order.index(stage)), {})
         for fov, value in m["omes"]["per_fov"]["max"]["0.5"].items():
             if value is not None and np.isfinite(value):
                 betas, values = panel.setdefault(fov, ([], []))

@@ -1,4 +1,4 @@
-"""The paper's transfer tables from per-model metrics.json files (SPEC section 4).
+"""The paper's transfer tables from per-model metrics.json files (docs/transfer.md#results-tables).
 
 For a (source, target) pair: per target FoV and "All", the mean over models
 before fine-tuning with the change after it in parentheses, in percent, e.g.
@@ -31,8 +31,8 @@ def fov_names(metrics: dict[str, Any]) -> list[str]:
 def paired(before: Sequence[dict], after: Sequence[dict]) -> list[dict]:
     """The `before` metrics of the models that also have `after` ones (all of them while none
     has), so that a mean and its change are over the same models."""
-    finished = {m["model"]["model_id"] for m in after}
-    return [m for m in before if m["model"]["model_id"] in finished] or list(before)
+    finished = {m["request"]["model"]["model_id"] for m in after}
+    return [m for m in before if m["request"]["model"]["model_id"] in finished] or list(before)
 
 
 def _downstream(key):
@@ -170,7 +170,7 @@ def csv_rows(summary, fovs: Sequence[str]) -> list[list[str]]:
     return table
 
 
-def csv_text(summary, fovs: Sequence[str]) -> str:
+def summary_csv(summary, fovs: Sequence[str]) -> str:
     """Machine-readable: CSV_HEADER and csv_rows."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

@@ -1,7 +1,6 @@
-"""Per-model checkpoints with orbax, and the model card that says how to rebuild the model.
+"""Per-model checkpoints with orbax.
 
-Each model's folder holds (DESIGN.md workdir layout):
-  model.json              architecture, channels, latent dim, method, hparams, seed, dataset
+Each model's folder holds (docs/workdir.md), beside its model card (drl_jax.models.card):
   checkpoints/<step>/     the last K states: items `model` (params, batch_stats) and
                           `train` (opt_state, extra, step, key, hparams)
   checkpoints_best/<step>/  the state with the lowest windowed training loss
@@ -13,14 +12,13 @@ Multi-host (the workdir is shared: a network file system or `gs://`): a sweep
 state's model axis may span processes. Training saves and restores collectively,
 orbax's multi-host protocol (every process takes part in each model's save, the
 primary process writes); each model's logs, images and card are written by the
-process that owns it (holds its replica 0, `owned_models`). Reading one model
+process that owns it (drl_jax.train.placement). Reading one model
 (`load_variables`) is private to the calling process, so hosts evaluate different
 models at once.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import jax
@@ -29,17 +27,15 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 from drl_jax.errors import UsageError
-from drl_jax.models.architectures import VAE, make_vae
 from drl_jax.runtime import RUN_RARELY
 from drl_jax.train.state import TrainState
-from drl_jax.workdir import read_json, write_json
 
 LAST, BEST = "checkpoints", "checkpoints_best"
 
 # drl_jax's checkpointers write each array whole from its first replica. orbax's
 # default on CPU and TPU ("replica-parallel": every replica writes a slice) costs one
-# eagerly dispatched slice per array and device, ~85 x 8 per model on 8 devices,
-# seconds per save for arrays of a few MB, which gain nothing from being split. The
+# eagerly dispatched slice per array and device, hundreds per model on 8 devices,
+# for arrays of a few MB, which gain nothing from being split. The
 # setting is scoped to the handlers below; orbax's global registry is left alone.
 _TYPE_HANDLERS = ocp.type_handlers.create_type_handler_registry(
     (int, ocp.type_handlers.ScalarHandler()),
@@ -49,45 +45,6 @@ _TYPE_HANDLERS = ocp.type_handlers.create_type_handler_registry(
     (jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False)),
 )
 ITEMS = ("model", "train")  # params + batch_stats; everything else training needs
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelCard:
-    """What a model is, written as model.json beside its checkpoints."""
-
-    model_id: str
-    architecture: str
-    channels: int
-    latent_dim: int
-    method: str
-    hparams: dict[str, float]
-    seed: int
-    dataset: str
-
-    def vae(self, conv: str = "auto") -> VAE:
-        """The network, its convolutions in formulation `conv` (models/convolutions.py)."""
-        return make_vae(self.architecture, self.channels, self.latent_dim, conv)
-
-    @property
-    def group(self) -> tuple[str, int, int]:
-        """Models with the same group share parameter shapes and can be stacked."""
-        return (self.architecture, self.channels, self.latent_dim)
-
-
-def model_id(method: str, hparam: str, value: float, seed: int) -> str:
-    """The folder name of a sweep's model, e.g. ada_gvae_beta2_seed3."""
-    return f"{method}_{hparam}{value:g}_seed{seed}"
-
-
-def write_card(model_dir: epath.PathLike, card: ModelCard) -> None:
-    write_json(epath.Path(model_dir) / "model.json", dataclasses.asdict(card))
-
-
-def read_card(model_dir: epath.PathLike) -> ModelCard:
-    path = epath.Path(model_dir) / "model.json"
-    if not path.exists():
-        raise UsageError(f"{path} not found: {model_dir} is not a drl_jax model folder.")
-    return ModelCard(**read_json(path))
 
 
 def _manager(
@@ -123,47 +80,6 @@ def _manager(
         options=ocp.CheckpointManagerOptions(multiprocessing_options=processes, **options),
         item_handlers=handlers,
     )
-
-
-def owned_models(sharding: jax.sharding.Sharding, num_models: int) -> list[int]:
-    """Indices of the models whose replica 0 lives on this process's devices.
-
-    `sharding` is that of a sweep state's leaves ([M, ...], split over the model
-    axis); in a single process every model is owned.
-    """
-    probe = jax.make_array_from_callback(
-        (num_models,), sharding, lambda index: np.arange(num_models)[index]
-    )
-    owned = {
-        int(i) for shard in probe.addressable_shards if shard.replica_id == 0 for i in shard.data
-    }
-    return sorted(owned)
-
-
-def local_models(state: TrainState) -> dict[int, TrainState]:
-    """This process's owned models of a stacked state [M, ...], as host single-model states."""
-    rows: dict[int, list[np.ndarray]] = {}
-    leaves, treedef = jax.tree.flatten(state)
-    for leaf in leaves:
-        for shard in leaf.addressable_shards:
-            if shard.replica_id:
-                continue
-            start = shard.index[0].start or 0
-            for offset, row in enumerate(np.asarray(shard.data)):
-                rows.setdefault(start + offset, []).append(row)
-    return {m: jax.tree.unflatten(treedef, row) for m, row in sorted(rows.items())}
-
-
-def place(tree, sharding: jax.sharding.Sharding):
-    """A pytree of arrays (the same on every process) as global arrays with `sharding`."""
-    if jax.process_count() == 1:
-        return jax.device_put(tree, sharding)
-
-    def one(x):
-        host = np.asarray(x)
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-    return jax.tree.map(one, tree)
 
 
 def _model_slice(state: TrainState, m: jax.Array) -> TrainState:
@@ -251,18 +167,46 @@ def _restore_args(template: TrainState) -> ocp.args.Composite:
     return ocp.args.Composite(model=_restore(model), train=_restore(train))
 
 
-def load_variables(model_dir: epath.PathLike, which: str = "last") -> tuple[dict, int]:
-    """The `params` and `batch_stats` (host arrays) of a model folder's last or best
-    checkpoint, and its step; private to the calling process."""
-    folder = {"last": LAST, "best": BEST}.get(which)
-    if folder is None:
-        raise UsageError(f"checkpoint must be 'last' or 'best', got {which!r}.")
+def saved_steps(model_dir: epath.PathLike) -> list[int]:
+    """The steps of a model folder's finished checkpoints (none: []), read privately."""
+    if not (epath.Path(model_dir) / LAST).exists():
+        return []
+    manager = _manager(model_dir, LAST, keep=1, private=True)
+    try:
+        return sorted(manager.all_steps())
+    finally:
+        manager.close()
+
+
+def common_step(model_dirs: Sequence[epath.PathLike]) -> int | None:
+    """The latest step saved in every model folder (None: no such step), read privately."""
+    steps = [set(saved_steps(d)) for d in model_dirs]
+    common = set.intersection(*steps) if steps else set()
+    return max(common) if common else None
+
+
+def load_variables(model_dir: epath.PathLike, which: str | int = "last") -> tuple[dict, int]:
+    """The `params` and `batch_stats` (host arrays) of a model folder's checkpoint, and
+    its step; private to the calling process.
+
+    Args:
+      which: "last", "best" (the lowest windowed training loss) or a step of the last
+        checkpoints.
+    """
+    folder = BEST if which == "best" else LAST
+    if not (which in ("last", "best") or isinstance(which, int)):
+        raise UsageError(f"checkpoint must be 'last', 'best' or a step, got {which!r}.")
     if not (epath.Path(model_dir) / folder).exists():
         raise UsageError(f"{epath.Path(model_dir) / folder} holds no checkpoint yet.")
     manager = _manager(model_dir, folder, keep=1, private=True)
-    step = manager.best_step() if which == "best" else manager.latest_step()
+    if isinstance(which, int):
+        step = which if which in manager.all_steps() else None
+    else:
+        step = manager.best_step() if which == "best" else manager.latest_step()
     if step is None:
-        raise UsageError(f"{epath.Path(model_dir) / folder} holds no checkpoint yet.")
+        manager.close()
+        what = f"no checkpoint of step {which}" if isinstance(which, int) else "no checkpoint yet"
+        raise UsageError(f"{epath.Path(model_dir) / folder} holds {what}.")
     try:
         shapes = manager.item_metadata(step).model.tree
         template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shapes)

@@ -2,7 +2,7 @@
 
 The reference saves `<run>/checkpoint/model.pth`: a `torch.save`d dict with
 `encoder_state_dict`, `decoder_state_dict`, `fc_mu_state_dict`, `fc_var_state_dict`
-and `optimizer_state_dict` of its `EFFICIENTVAE` (SPEC section 3). Its layouts and
+and `optimizer_state_dict` of its `EFFICIENTVAE` (docs/models.md). Its layouts and
 drl_jax's differ in four ways, each undone here:
 
 * convolutions: PyTorch's Conv2d weight is [out, in, kh, kw], drl_jax's kernel
@@ -33,6 +33,7 @@ import optax
 from etils import epath
 
 from drl_jax.errors import UsageError
+from drl_jax.models.card import ModelCard, write_card
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train.state import TrainState, create_train_state, make_optimizer
 
@@ -208,7 +209,7 @@ def _with_adam(opt_state, mu, nu, step: int):
 def import_model(
     state_dicts: StateDicts,
     optimizer: Mapping[str, Any] | None,
-    card: ckpt.ModelCard,
+    card: ModelCard,
     model_dir: epath.PathLike,
     *,
     step: int,
@@ -248,7 +249,7 @@ def import_model(
         method,
         make_optimizer(learning_rate, grad_clip_norm),
         card.hparams,
-        (64, 64, channels),
+        card.image_shape,
     )
     template = jax.tree.map(np.asarray, state.params)
     params = jax.tree.map(lambda t, v: v.reshape(t.shape), template, variables["params"])
@@ -273,5 +274,5 @@ def import_model(
         checkpoints.wait()
     finally:
         checkpoints.close()
-    ckpt.write_card(folder, card)
+    write_card(folder, card)
     return state, note

@@ -12,7 +12,7 @@ last good checkpoint stays.
 
 Multi-host: the sweep's model axis is split over the devices of every process
 (`train.model_shards`); each process writes the logs, images and checkpoints of
-the models it owns (`checkpoint.owned_models`) and nothing else.
+the models it owns (`placement.owned_models`) and nothing else.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from tqdm import tqdm
 from drl_jax.data.ground_truth import GroundTruthData
 from drl_jax.errors import UsageError
 from drl_jax.models import traversals
+from drl_jax.models.card import ModelCard, write_card
 from drl_jax.models.methods import Method
 from drl_jax.train import checkpoint as ckpt
+from drl_jax.train import placement
 from drl_jax.train.state import (
     TrainState,
     create_sweep_state,
@@ -43,6 +45,7 @@ from drl_jax.train.state import (
 )
 from drl_jax.train.step import make_mesh, make_sweep_train_steps
 from drl_jax.train.writers import MetricWriter, save_grid
+from drl_jax.workdir import layout
 
 
 class TrainingDiverged(UsageError):
@@ -50,19 +53,21 @@ class TrainingDiverged(UsageError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Schedule:
-    """Step counts of a run; every count is a multiple of `steps_per_call`."""
+class TrainSettings:
+    """Optimisation and the loop's periodic actions; every count in optimizer steps and a
+    multiple of `steps_per_call`. The defaults are the paper's (docs/models.md#training-defaults);
+    configs/common.py `train` declares the same keys (a test keeps them equal)."""
 
-    steps: int  # train until the state's step counter reaches this
-    batch_size: int
-    steps_per_call: int
-    log_steps: int
-    ckpt_steps: int
-    image_steps: int
-    keep_checkpoints: int
-    best_after_step: int  # only windows after this step compete for the best checkpoint
-    pair_k: int = 1
-    model_shards: int = 1
+    steps: int = 400_000  # train until the state's step counter reaches this
+    batch_size: int = 64
+    learning_rate: float = 1e-4  # Adam
+    grad_clip_norm: float = 1.0  # global-norm clip
+    steps_per_call: int = 100  # steps run on the device per host call (lax.scan)
+    log_steps: int = 1_000
+    ckpt_steps: int = 10_000  # also the window of the best-checkpoint loss
+    image_steps: int = 50_000
+    keep_checkpoints: int = 3
+    model_shards: int = 1  # devices along the mesh's model axis (sweeps)
 
     def check(self, start: int = 0) -> None:
         for name in ("log_steps", "ckpt_steps", "image_steps"):
@@ -81,13 +86,13 @@ class Schedule:
 
 def train(
     data: GroundTruthData,
-    cards: Sequence[ckpt.ModelCard],
+    cards: Sequence[ModelCard],
     model_dirs: Sequence[epath.PathLike],
     method: Method,
-    learning_rate: float,
-    grad_clip_norm: float,
-    schedule: Schedule,
+    settings: TrainSettings,
     *,
+    pair_k: int = 1,
+    best_after_step: int = 0,
     initial_state: TrainState | None = None,
     conv: str = "auto",
     description: str = "train",
@@ -99,8 +104,10 @@ def train(
       cards: one per model; seeds and hparams may differ, the architecture may not.
       model_dirs: one folder per model (checkpoints, logs, images).
       method: the objective (the cards' hparams must be its hparam_names).
-      learning_rate, grad_clip_norm: Adam's learning rate and the global-norm clip.
-      schedule: step counts of the run.
+      settings: optimisation and step counts of the run.
+      pair_k: FoVs changed within a weak pair (weakly supervised methods).
+      best_after_step: only loss windows after this step compete for the best checkpoint
+        (the beta warm-up's end).
       initial_state: a stacked state [M, ...] to start from when the folders hold no
         checkpoint yet (fine-tuning starts from the source models).
       conv: the convolution formulation (models/convolutions.py; same results).
@@ -108,43 +115,35 @@ def train(
     """
     _check_models(data, cards)
     vae = cards[0].vae(conv)
-    optimizer = make_optimizer(learning_rate, grad_clip_norm)
-    mesh = make_mesh(schedule.model_shards)
-    keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
-    hparams = {name: np.array([card.hparams[name] for card in cards]) for name in cards[0].hparams}
-    init_args = (keys, vae, method, optimizer, hparams, (64, 64, cards[0].channels), mesh)
+    optimizer = make_optimizer(settings.learning_rate, settings.grad_clip_norm)
+    mesh = make_mesh(settings.model_shards)
     sharding = sweep_sharding(mesh)
-    owned = ckpt.owned_models(sharding, len(cards))
+    owned = placement.owned_models(sharding, len(cards))
     if jax.process_count() > 1:
         print(
             f"process {jax.process_index()} of {jax.process_count()} writes models "
             f"{owned} of {len(cards)}: {', '.join(cards[m].model_id for m in owned) or 'none'}",
             flush=True,
         )
-    checkpoints = ckpt.ModelCheckpoints(model_dirs, schedule.keep_checkpoints)
+    checkpoints = ckpt.ModelCheckpoints(model_dirs, settings.keep_checkpoints)
     try:
         step = checkpoints.common_step()
         if step is not None:  # a checkpoint in the folders beats any initial state
-            state = ckpt.place(checkpoints.restore(step, sweep_state_shape(*init_args)), sharding)
+            template = sweep_state_template(cards, method, optimizer, mesh)
+            state = placement.place(checkpoints.restore(step, template), sharding)
         elif initial_state is not None:
-            state = ckpt.place(jax.device_get(initial_state), sharding)
+            state = placement.place(jax.device_get(initial_state), sharding)
         else:
-            state = create_sweep_state(*init_args)
+            state = create_sweep_state(*_sweep_args(cards, method, optimizer), mesh)
         for m in owned:
-            if not (epath.Path(model_dirs[m]) / "model.json").exists():
-                ckpt.write_card(model_dirs[m], cards[m])
-        schedule.check(_step_of(state))
-        if _step_of(state) < schedule.steps:
+            if not (epath.Path(model_dirs[m]) / layout.MODEL_CARD).exists():
+                write_card(model_dirs[m], cards[m])
+        settings.check(_step_of(state))
+        if _step_of(state) < settings.steps:
             train_steps = make_sweep_train_steps(
-                vae,
-                method,
-                optimizer,
-                schedule.batch_size,
-                schedule.steps_per_call,
-                schedule.pair_k,
-                mesh,
+                vae, method, optimizer, settings.batch_size, settings.steps_per_call, pair_k, mesh
             )
-            run = _Run(vae, cards, model_dirs, owned, checkpoints, schedule)
+            run = _Run(vae, cards, model_dirs, owned, checkpoints, settings, best_after_step)
             state = run.loop(train_steps, state, data, mesh, description)
     finally:
         checkpoints.wait()
@@ -152,7 +151,22 @@ def train(
     return state
 
 
-def _check_models(data: GroundTruthData, cards: Sequence[ckpt.ModelCard]) -> None:
+def _sweep_args(cards: Sequence[ModelCard], method: Method, optimizer) -> tuple:
+    """`create_sweep_state`'s arguments for the models of `cards` (before the mesh)."""
+    keys = np.stack([jax.random.key_data(jax.random.key(card.seed)) for card in cards])
+    hparams = {name: np.array([card.hparams[name] for card in cards]) for name in cards[0].hparams}
+    return (keys, cards[0].vae(), method, optimizer, hparams, cards[0].image_shape)
+
+
+def sweep_state_template(
+    cards: Sequence[ModelCard], method: Method, optimizer, mesh=None
+) -> TrainState:
+    """The stacked state [M, ...] of `cards`' models as jax.ShapeDtypeStruct leaves: what a
+    sweep's checkpoints are restored into (computes nothing)."""
+    return sweep_state_shape(*_sweep_args(cards, method, optimizer), mesh)
+
+
+def _check_models(data: GroundTruthData, cards: Sequence[ModelCard]) -> None:
     if len({card.group for card in cards}) != 1:
         raise UsageError(f"Models trained together must share an architecture: {cards}.")
     if data.channels != cards[0].channels:
@@ -167,48 +181,50 @@ class _Run:
     """The periodic actions of one training run: logs, checkpoints, images, NaN stop."""
 
     vae: Any
-    cards: Sequence[ckpt.ModelCard]
+    cards: Sequence[ModelCard]
     model_dirs: Sequence[epath.PathLike]
     owned: Sequence[int]
     checkpoints: ckpt.ModelCheckpoints
-    schedule: Schedule
+    settings: TrainSettings
+    best_after_step: int
 
     def loop(self, train_steps, state: TrainState, data, mesh, description: str) -> TrainState:
-        """Calls train_steps until schedule.steps; returns the final state."""
-        schedule, start = self.schedule, _step_of(state)
-        writers = {m: MetricWriter(self.model_dirs[m]) for m in self.owned}
+        """Calls train_steps until settings.steps; returns the final state."""
+        settings, start = self.settings, _step_of(state)
+        # A resumed run rewrites the history logged after its checkpoint.
+        writers = {m: MetricWriter(self.model_dirs[m], resumed_at=start) for m in self.owned}
         preview = data.sample(jax.random.key(1), 8)[0]
-        data = ckpt.place(data, NamedSharding(mesh, PartitionSpec()))  # replicated everywhere
+        data = placement.place(data, NamedSharding(mesh, PartitionSpec()))  # replicated
         window_sum, window_count = np.zeros(len(self.cards)), 0
         last_log, log_time = start, time.perf_counter()
         bar = tqdm(
-            total=schedule.steps, initial=start, desc=description, unit="step", smoothing=0.05
+            total=settings.steps, initial=start, desc=description, unit="step", smoothing=0.05
         )
         try:
-            while start < schedule.steps:
+            while start < settings.steps:
                 new_state, metrics = train_steps(state, data)
                 metrics = _fetch(metrics)
                 self._check_finite(metrics["loss_per_step"], start)
-                state, start = new_state, start + schedule.steps_per_call
+                state, start = new_state, start + settings.steps_per_call
                 window_sum += metrics["loss_per_step"].mean(axis=1)
                 window_count += 1
-                bar.update(schedule.steps_per_call)
+                bar.update(settings.steps_per_call)
                 bar.set_postfix(
                     loss=f"{metrics['loss'].mean():.1f}", kl=f"{metrics['kl'].mean():.2f}"
                 )
-                if _due(start, schedule.log_steps, schedule.steps):
+                if _due(start, settings.log_steps, settings.steps):
                     rate = (start - last_log) / max(time.perf_counter() - log_time, 1e-9)
                     _log(
-                        writers, metrics, start, rate, rate * schedule.batch_size * len(self.cards)
+                        writers, metrics, start, rate, rate * settings.batch_size * len(self.cards)
                     )
                     last_log, log_time = start, time.perf_counter()
-                if _due(start, schedule.ckpt_steps, schedule.steps):
-                    window_start = start - window_count * schedule.steps_per_call
-                    best_eligible = window_start >= schedule.best_after_step
+                if _due(start, settings.ckpt_steps, settings.steps):
+                    window_start = start - window_count * settings.steps_per_call
+                    best_eligible = window_start >= self.best_after_step
                     window = window_sum / window_count
                     self.checkpoints.save(state, window if best_eligible else None)
                     window_sum[:], window_count = 0.0, 0
-                if _due(start, schedule.image_steps, schedule.steps):
+                if _due(start, settings.image_steps, settings.steps):
                     _save_images(self.vae, state, preview, self.model_dirs, start)
         finally:
             bar.close()
@@ -265,7 +281,7 @@ def _log(writers, metrics, step, steps_per_second, images_per_second) -> None:
 
 def _save_images(vae, state, preview, model_dirs, step) -> None:
     """Reconstructions and traversals of the models this process owns, as PNG grids."""
-    models = ckpt.local_models(state)
+    models = placement.local_models(state)
     if not models:
         return
     variables = jax.tree.map(

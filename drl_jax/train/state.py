@@ -48,7 +48,7 @@ class TrainState:
 
 
 def make_optimizer(learning_rate: float, grad_clip_norm: float) -> optax.GradientTransformation:
-    """Adam after clipping the gradients' global norm (SPEC section 3: lr 1e-4, clip 1.0)."""
+    """Adam after clipping the gradients' global norm (lr 1e-4, clip 1.0; docs/models.md)."""
     return optax.chain(optax.clip_by_global_norm(grad_clip_norm), optax.adam(learning_rate))
 
 

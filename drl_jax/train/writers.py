@@ -17,11 +17,25 @@ from drl_jax.workdir import write_atomic
 
 
 class MetricWriter:
-    """Appends one JSON row per log step to train_log.jsonl and mirrors scalars to TensorBoard."""
+    """Appends one JSON row per log step to train_log.jsonl and mirrors scalars to TensorBoard.
 
-    def __init__(self, model_dir: epath.PathLike):
+    A run that resumes from a checkpoint at step `resumed_at` first drops what was logged
+    after it (rows of train_log.jsonl, TensorBoard events through `purge_step`), so the
+    history holds each step once.
+    """
+
+    def __init__(self, model_dir: epath.PathLike, resumed_at: int = 0):
         self.dir = epath.Path(model_dir)
         self._tensorboard = None
+        self._purge_step = None
+        log = self.dir / "train_log.jsonl"
+        if log.exists():
+            rows = [line for line in log.read_text().splitlines() if line.strip()]
+            kept = [row for row in rows if _step(row) <= resumed_at]
+            if len(kept) < len(rows):
+                write_atomic(log, "".join(f"{row}\n" for row in kept))
+        if (self.dir / "tensorboard").exists():
+            self._purge_step = resumed_at + 1
 
     def write(self, step: int, scalars: Mapping[str, float], vectors: Mapping[str, list]) -> None:
         """scalars: name -> float; vectors: name -> list (e.g. KL per latent dimension)."""
@@ -31,7 +45,9 @@ class MetricWriter:
         if self._tensorboard is None:
             from tensorboardX import SummaryWriter
 
-            self._tensorboard = SummaryWriter(str(self.dir / "tensorboard"))
+            self._tensorboard = SummaryWriter(
+                str(self.dir / "tensorboard"), purge_step=self._purge_step
+            )
         for name, value in scalars.items():
             self._tensorboard.add_scalar(name, value, step)
         for name, values in vectors.items():
@@ -42,6 +58,14 @@ class MetricWriter:
     def close(self) -> None:
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+def _step(row: str) -> int:
+    """The step of a train_log.jsonl row; a row cut short by a kill counts as past any step."""
+    try:
+        return int(json.loads(row)["step"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 2**62
 
 
 def save_grid(images: np.ndarray, path: epath.PathLike, gap: int = 2) -> None:

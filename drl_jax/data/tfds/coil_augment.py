@@ -1,7 +1,7 @@
 """Coil100-Augmented rendered on the device from COIL-100's 7,200 base images.
 
-SPEC section 5: every COIL-100 image (object 100 x pose 72) rotated in the image
-plane in 18 steps of 20 degrees and shrunk about the centre in 9 steps from 1.0
+Every COIL-100 image (object 100 x pose 72; docs/datasets.md#coil100-augmented) rotated
+in the image plane in 18 steps of 20 degrees and shrunk about the centre in 9 steps from 1.0
 to 0.5 on black: 1,166,400 images, never stored. The base table, uint8
 [objects * 72, 128, 128, 3] (354 MB for all 100 objects), stays on the device;
 `observe` samples each 64 x 64 output pixel bilinearly from it. At rotation 0 and

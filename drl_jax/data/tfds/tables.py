@@ -2,12 +2,12 @@
 
 Rows come from TFDS `data_source` (ArrayRecord, random access, no TensorFlow) a
 chunk at a time as raw records, parsed with TFDS's TensorFlow-free copy of the
-`tf.train.Example` proto (its generic numpy decoding costs ~15x more per row);
+`tf.train.Example` proto (its generic numpy decoding costs far more per row);
 worker threads convert each example to a uint8 image (PIL decodes without the
 GIL), which is written straight into its place: row order for labelled data,
 FoV-state order (`FactorSpace` index, row-major) for grids. No float copy of a
-dataset is ever made (SPEC section 6: the reference code cast Shapes3D to float32
-in RAM). Shapes: N rows, F FoVs, H W C image.
+dataset is ever made (the reference code cast Shapes3D to float32 in RAM;
+docs/transfer.md#differences-from-the-reference-code). Shapes: N rows, F FoVs, H W C image.
 """
 
 from __future__ import annotations

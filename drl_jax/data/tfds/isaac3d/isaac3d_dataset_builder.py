@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-# Features and the reader's FactorSpace follow SPEC section 5's order.
+# Features and the reader's FactorSpace follow the order in docs/datasets.md#isaac3d.
 FOV_NAMES = (
     "object_shape",
     "object_scale",

@@ -1,4 +1,4 @@
-"""The workdir: where every job writes, and how (DESIGN.md "Workdir layout").
+"""The workdir: where every job writes, and how (docs/workdir.md).
 
 Writes are atomic (a temporary file renamed into place), so an interrupted run
 never leaves a half-written result that a rerun would mistake for a finished one,
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-import jax
 from etils import epath
 
 from drl_jax.errors import UsageError
+from drl_jax.workdir import layout
 
 
 def write_atomic(path: str | epath.PathLike, data: bytes | str) -> None:
@@ -54,12 +53,14 @@ def read_json(path: str | epath.PathLike) -> Any:
         ) from None
 
 
-def save_config(workdir: str | epath.PathLike, config: Mapping[str, Any]) -> None:
-    """Writes a resolved config (a plain dict) as WORKDIR/config.json (process 0; untouched
-    when unchanged)."""
+def write_config(folder: str | epath.PathLike, config: dict[str, Any]) -> None:
+    """Writes a job's resolved config (a plain dict) as folder/config.json, beside the
+    outputs it produced (process 0; an unchanged file is left as it is)."""
+    import jax  # noqa: PLC0415 (reading files needs no JAX)
+
     if jax.process_index() != 0:
         return
-    path = epath.Path(workdir) / "config.json"
+    path = epath.Path(folder) / layout.CONFIG
     text = json.dumps(config, indent=2) + "\n"
     if not path.exists() or path.read_text() != text:
         write_atomic(path, text)
