@@ -84,10 +84,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     except (AttributeError, KeyError) as error:
         fail(_unknown_key_message(error, argv))
     if not any(arg.startswith("--config=") for arg in argv):
-        fail(
-            "no config: pass --config=configs/<job>.py "
-            "(omes, train, evaluate, transfer, report, study)."
-        )
+        fail(f"no config: pass --config=configs/<job>.py (jobs: {', '.join(jobs.NAMES)}).")
     try:
         config = _CONFIG.value
         config.job  # noqa: B018 (loads a deferred config and raises its error here)

@@ -57,3 +57,33 @@ def test_quick_real_is_quick_from_synthetic_dsprites_to_real_coil100(tmp_path):
     assert target.factor_sizes == (100, 72, 18, 9)
     assert source.channels == target.channels == 3  # RGB to RGB: no channel conversion
     assert shared_fovs(config.shared_fovs, source, target) == ("scale",)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def test_config_blocks_hold_the_settings_defaults_field_by_field():
+    """Each default has one definition, the settings dataclass; the config blocks (which
+    import no JAX) repeat them, and this test keeps the two equal, key by key."""
+    import dataclasses
+
+    from drl_jax.evaluation import EvaluationSettings
+    from drl_jax.metrics import MetricOptions
+    from drl_jax.train.loop import TrainSettings
+
+    load_config("evaluate")  # puts configs/ on the import path
+    import common  # configs/common.py
+
+    settings = EvaluationSettings()
+    expected = {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(EvaluationSettings)
+        if f.name not in ("options", "conv")  # options: the fields below; conv: config.model
+    } | dataclasses.asdict(MetricOptions())
+    block = common.evaluation().to_dict()
+    assert sorted(block) == sorted(expected)
+    for key, value in expected.items():
+        assert _plain(block[key]) == _plain(value), key
+    assert common.model().conv == settings.conv
+    assert common.train().to_dict() == dataclasses.asdict(TrainSettings())

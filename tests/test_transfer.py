@@ -20,8 +20,12 @@ MODELS = ("ada_gvae_beta1_seed0", "ada_gvae_beta2_seed0")
 
 
 def stamps(root):
-    """Modification times of every file under root, by relative path."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    """Modification times of every file under root (but the locks), by relative path."""
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".drl_jax.lock")
+    }
 
 
 def test_tiny_transfer_end_to_end(tmp_path):
@@ -33,6 +37,21 @@ def test_tiny_transfer_end_to_end(tmp_path):
          f"--config.workdir={workdir}"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    # A second job on the same pair while the first runs: stops at once, naming the holder.
+    while not (pair_dir / ".drl_jax.lock.json").exists():
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    started = time.time()
+    second = subprocess.run(
+        [sys.executable, "-m", "drl_jax.main", "--config=configs/transfer.py:tiny",
+         f"--config.workdir={workdir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert second.returncode == 2, second.stderr
+    assert time.time() - started < 120  # the JAX import and the checks, then the lock
+    (line,) = second.stderr.strip().splitlines()
+    assert f"{pair_dir} is being written by another drl_jax job (host " in line
+    assert f"PID {process.pid}" in line and "configs/transfer.py:tiny" in line
     first_finetune_checkpoint = pair_dir / MODELS[0] / "checkpoints" / "30"
     deadline = time.time() + 600
     while not first_finetune_checkpoint.exists() and time.time() < deadline:
@@ -46,6 +65,7 @@ def test_tiny_transfer_end_to_end(tmp_path):
         m: (pair_dir / m / "before" / "metrics.json").stat().st_mtime_ns for m in MODELS
     }
 
+    # The killed job's lock does not block the rerun.
     config = load_config("transfer", "tiny")
     config.workdir = str(workdir)
     transfer.run(config)
@@ -65,7 +85,16 @@ def test_tiny_transfer_end_to_end(tmp_path):
                 "association_matrix.csv",
             ):
                 assert (pair_dir / m / stage / name).exists(), (m, stage, name)
-        assert read_json(pair_dir / m / "after" / "metrics.json")["checkpoint"]["step"] == 40
+        # "after" is the fine-tuning of the very checkpoint evaluated "before".
+        before = read_json(pair_dir / m / "before" / "metrics.json")["request"]
+        after = read_json(pair_dir / m / "after" / "metrics.json")["request"]
+        assert before["checkpoint"]["step"] == 20 and after["checkpoint"]["step"] == 40
+        origin = after["model"]["finetuned_from"]
+        assert origin["fingerprint"] == before["checkpoint"]["fingerprint"]
+        assert origin["step"] == 20 and origin["folder"] == before["checkpoint"]["folder"]
+    assert read_json(pair_dir / "config.json")["target"]["name"] == "procedural_noisy_color_dsprites"
+    assert not (workdir / "config.json").exists()
+    assert (workdir / "source" / "procedural_dsprites" / MODELS[0] / "config.json").exists()
     results = pair_dir / "results"
     for name in ("README.md", "transfer_table.md", "transfer_table.csv", "transfer_std.md"):
         assert (results / name).exists(), name
@@ -106,6 +135,7 @@ def test_tiny_transfer_end_to_end(tmp_path):
     "overrides, message",
     [
         ({"shared_fovs": ("shape", "hue")}, r"shared_fovs \['shape', 'hue'\] are not FoVs"),
+        ({"checkpoint": "best"}, "evaluates and fine-tunes each source model's last checkpoint"),
         (
             {"target.name": "shapes3d", "target.data_dir": "{tmp}"},
             "Dataset 'shapes3d' is not prepared",

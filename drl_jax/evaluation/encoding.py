@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from drl_jax.data import pairs
-from drl_jax.data.ground_truth import GridData, GroundTruthData
+from drl_jax.data.ground_truth import IMAGE_SIZE, GridData, GroundTruthData
 from drl_jax.models import losses
 from drl_jax.models.architectures import VAE, over_models
 
@@ -74,7 +74,7 @@ def memory_budget() -> int:
 
 
 def _variable_shapes(vae: VAE, channels: int) -> dict:
-    image = jax.ShapeDtypeStruct((1, 64, 64, channels), jnp.float32)
+    image = jax.ShapeDtypeStruct((1, IMAGE_SIZE, IMAGE_SIZE, channels), jnp.float32)
     return jax.eval_shape(lambda x: vae.init(jax.random.key(0), x, False), image)
 
 
@@ -83,7 +83,7 @@ def call_bytes(vae: VAE, models: int, images: int, channels: int) -> int:
     compiled program: arguments, outputs and temporaries)."""
     one = _variable_shapes(vae, channels)
     stacked = jax.tree.map(lambda x: jax.ShapeDtypeStruct((models, *x.shape), x.dtype), one)
-    batch = jax.ShapeDtypeStruct((images, 64, 64, channels), jnp.float32)
+    batch = jax.ShapeDtypeStruct((images, IMAGE_SIZE, IMAGE_SIZE, channels), jnp.float32)
     keys = jax.ShapeDtypeStruct((models,), jax.random.key(0).dtype)
     stats = encode_images.lower(vae, stacked, batch, keys).compile().memory_analysis()
     return stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes

@@ -10,7 +10,7 @@ from drl_jax.metrics._omes import ALPHAS, POOLINGS, omes, omes_arrays, omes_from
 
 
 def published_omes(s: np.ndarray, alpha: float, pooling: str) -> tuple[float, list[float]]:
-    """SPEC section 1 steps 3-5 written as loops, on S of the active dimensions [m, n]."""
+    """docs/method.md#omes steps 3-5 written as loops, on S of the active dimensions [m, n]."""
     m, n = s.shape
     per_fov = []
     for j in range(n):

@@ -43,13 +43,13 @@ def evaluate_all(out: str) -> None:
     block.metrics = ("omes", "mig")
     block.num_samples, block.num_train, block.omes_pairs_per_fov = 400, 300, 100
     model_dirs = sorted(glob.glob(f"{out}/source/*/*"))
-    rows = evaluate_models(
+    evaluate_models(
         model_dirs,
         registry.load("procedural_dsprites"),
         [f"{out}/eval/{Path(d).name}" for d in model_dirs],
         common.evaluation_settings(block),
     )
-    results.write_tables(f"{out}/eval", rows)
+    results.write_tables(f"{out}/eval")
 
 
 if __name__ == "__main__":

@@ -50,20 +50,22 @@ def metrics_json(rng, beta, seed, trained_on, dataset, grid=True):
     os_max = by_fov()
     os_max["shape"] = None if seed == 1 else os_max["shape"]  # an unmeasured FoV
     metrics = {
-        "model": {
-            "model_id": model_id(beta, seed),
-            "architecture": "dlib",
-            "channels": 1,
-            "latent_dim": LATENT_DIM,
-            "method": "ada_gvae",
-            "hparams": {"beta": beta, "warmup_steps": 500.0},
-            "seed": seed,
-            "dataset": trained_on,
+        "request": {
+            "model": {
+                "model_id": model_id(beta, seed),
+                "architecture": "dlib",
+                "channels": 1,
+                "latent_dim": LATENT_DIM,
+                "method": "ada_gvae",
+                "hparams": {"beta": beta, "warmup_steps": 500.0},
+                "seed": seed,
+                "dataset": trained_on,
+            },
+            "checkpoint": {"folder": "/x", "which": "last", "step": 1500, "fingerprint": "ab12"},
+            "dataset": {"name": dataset, "prepared": "procedural", "channels": 1},
+            "settings": {"metrics": ["omes", "mig"], "num_samples": 3000, "num_train": 2000},
         },
-        "checkpoint": {"folder": "/x", "which": "last", "step": 1500},
-        "dataset": dataset,
-        "num_samples": 3000,
-        "num_train": 2000,
+        "versions": {"drl_jax": "0.1.0", "jax": "0.10.2"},
         "omes": {
             "max": {a: score() for a in ALPHAS},
             "avg": {a: score() for a in ALPHAS},
@@ -181,11 +183,11 @@ def test_summary_tables_are_the_means_over_models(workdir):
     table = {(r["pair"], r["fov"], r["metric"]): r for r in rows}
     for pair in PAIRS:
         after = list(stage_files(files, pair, "after").values())
-        finished = {m["model"]["model_id"] for m in after}
+        finished = {m["request"]["model"]["model_id"] for m in after}
         before = [
             m
             for m in stage_files(files, pair, "before").values()
-            if m["model"]["model_id"] in finished
+            if m["request"]["model"]["model_id"] in finished
         ]
         assert len(before) == (6 if pair == PAIRS[0] else 5)  # the unfinished model is left out
         for column in study.SUMMARY_COLUMNS:
@@ -230,11 +232,16 @@ def test_long_table_has_a_row_per_file_and_every_scalar(workdir):
         row = by_path[path]
         stage, pair = next(v for k, v in expected_stage.items() if path.startswith(k))
         assert row["stage"] == (stage or path.split("/")[-2]), path
-        assert (
-            row["pair"] == pair and row["source"] == SOURCE and row["dataset"] == metrics["dataset"]
-        )
-        assert float(row["hparams.beta"]) == metrics["model"]["hparams"]["beta"]
-        assert int(row["seed"]) == metrics["model"]["seed"]
+        request = metrics["request"]
+        assert row["pair"] == pair and row["source"] == SOURCE
+        assert row["dataset"] == request["dataset"]["name"]
+        assert float(row["hparams.beta"]) == request["model"]["hparams"]["beta"]
+        assert int(row["seed"]) == request["model"]["seed"]
+        # The request record: what the numbers answer.
+        assert row["checkpoint.fingerprint"] == "ab12" and row["checkpoint.step"] == "1500"
+        assert row["dataset.prepared"] == "procedural"
+        assert row["settings.num_samples"] == "3000" and row["settings.metrics"] == "omes,mig"
+        assert row["versions.jax"] == "0.10.2"
         assert float(row["omes.max.0.5"]) == metrics["omes"]["max"]["0.5"]
         assert (
             float(row["omes.per_fov.max.0.5.pos_x"])
@@ -251,7 +258,7 @@ def test_long_table_has_a_row_per_file_and_every_scalar(workdir):
         grid = "beta_vae" in metrics
         assert (row["factor_vae.factor_vae_eval"] != "") == grid
     columns = set(rows[0])
-    assert not any(c.startswith(("seconds", "checkpoint")) for c in columns)
+    assert not any(c.startswith(("seconds", "checkpoint.folder")) for c in columns)
     # Matrices and per-code lists are not per-model scalars.
     assert not any(
         c.startswith(("mig.mutual_info", "dci.dci_importance", "sap.sap_matrix")) for c in columns
@@ -450,5 +457,5 @@ def test_cli_writes_the_study_and_names_an_empty_workdir(workdir, tmp_path):
     assert failed.stderr.strip().splitlines() == [
         f"drl_jax: error: No metrics.json under {empty}: expected evaluated models, e.g. "
         "transfer/<source>__to__<target>/<model_id>/before/metrics.json (a transfer run) "
-        "or <source>/<model_id>/metrics.json (an evaluate run)."
+        "or <source>/<model_id>/<dataset>/<which>/metrics.json (an evaluate run)."
     ]

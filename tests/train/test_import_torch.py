@@ -12,13 +12,14 @@ from conftest import ROOT, load_config
 
 from drl_jax.errors import UsageError
 from drl_jax.jobs import import_torch as import_job
+from drl_jax.models.card import read_card
 from drl_jax.models.methods import get_method
 from drl_jax.train import checkpoint as ckpt
-from drl_jax.train import import_torch
-from drl_jax.train.state import make_optimizer, sweep_state_shape
+from drl_jax.train import import_torch, loop
+from drl_jax.train.state import make_optimizer
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import torch_reference  # noqa: E402  (the reference network, written from SPEC section 3)
+import torch_reference  # noqa: E402  (the reference network of docs/models.md)
 
 STEPS = 3  # Adam steps taken in PyTorch before saving, so the moments are not zero
 
@@ -62,7 +63,7 @@ def imported(reference_run, tmp_path_factory):
 
 def test_encoder_means_and_decoder_outputs_equal_pytorch(reference_run, imported):
     _, model, _, channels = reference_run
-    card = ckpt.read_card(imported)
+    card = read_card(imported)
     assert (card.model_id, card.channels, card.hparams["beta"]) == (
         "ada_gvae_beta2_seed3",
         channels,
@@ -86,15 +87,11 @@ def test_encoder_means_and_decoder_outputs_equal_pytorch(reference_run, imported
 def test_adam_state_continues_in_optax(reference_run, imported):
     """The restored state (as the transfer job restores it) holds PyTorch's moments and step."""
     _, model, optimizer, channels = reference_run
-    card = ckpt.read_card(imported)
+    card = read_card(imported)
     method = get_method(card.method)
-    keys = np.stack([jax.random.key_data(jax.random.key(card.seed))])
-    hparams = {name: np.array([card.hparams[name]]) for name in method.hparam_names}
-    template = sweep_state_shape(
-        keys, card.vae(), method, make_optimizer(1e-4, 1.0), hparams, (64, 64, channels)
-    )
+    template = loop.sweep_state_template([card], method, make_optimizer(1e-4, 1.0))
     checkpoints = ckpt.ModelCheckpoints([imported], 1)
-    state = checkpoints.restore(checkpoints.common_step(), template)
+    state = checkpoints.restore(ckpt.common_step([imported]), template)
     checkpoints.close()
     is_adam = lambda node: isinstance(node, optax.ScaleByAdamState)  # noqa: E731
     (adam,) = [s for s in jax.tree.leaves(state.opt_state, is_leaf=is_adam) if is_adam(s)]
@@ -115,13 +112,15 @@ def test_imported_model_is_evaluated_like_drl_jax_models(imported, tmp_path):
     from drl_jax.data import registry
     from drl_jax.evaluation import EvaluationSettings, evaluate_models
 
-    card = ckpt.read_card(imported)
+    card = read_card(imported)
     settings = EvaluationSettings(
         metrics=("omes", "mig", "elbo"), num_samples=300, num_train=200, chunk_size=150,
         omes_pairs_per_fov=50,
     )  # fmt: skip
-    (result,) = evaluate_models([imported], registry.load(card.dataset), [tmp_path], settings)
-    assert result["checkpoint"]["step"] == STEPS and result["model"]["model_id"] == card.model_id
+    evaluated = evaluate_models([imported], registry.load(card.dataset), [tmp_path], settings)
+    request = evaluated.metrics[0]["request"]
+    result = evaluated.metrics[0]
+    assert request["checkpoint"]["step"] == STEPS and request["model"]["model_id"] == card.model_id
     assert np.isfinite(result["elbo"]["elbo"]) and 0 <= result["omes"]["max"]["0.5"] <= 1
 
 

@@ -20,6 +20,7 @@ from drl_jax.data.ground_truth import from_renderer
 from drl_jax.errors import UsageError
 from drl_jax.jobs import common
 from drl_jax.jobs import train as train_job
+from drl_jax.models.card import read_card
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.train import loop
 
@@ -70,7 +71,7 @@ def test_quick_run_learns_and_writes_its_files(straight_run):
     assert (model_dir / "images" / "reconstructions_0000040.png").read_bytes()[:4] == b"\x89PNG"
     assert (model_dir / "images" / "traversals_0000040.png").exists()
     assert any((model_dir / "tensorboard").iterdir())
-    card = ckpt.read_card(model_dir)
+    card = read_card(model_dir)
     assert card.architecture == "dlib" and card.hparams["beta"] == 1.0
     # Rerunning a finished run does nothing.
     before = (model_dir / "train_log.jsonl").stat().st_mtime
@@ -103,6 +104,9 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(straight_run, tmp_path)
     saved = ckpt.ModelCheckpoints([tmp_path / MODEL], 3).common_step()
     assert saved is not None and saved < STEPS
     assert run()[0] == 0
+    # The history is rewritten from the checkpoint: each logged step once, in order.
+    log = (tmp_path / MODEL / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(row)["step"] for row in log] == [20, 40]
     resumed, resumed_step = params_of(tmp_path / MODEL)
     straight, straight_step = params_of(straight_run / MODEL)
     assert resumed_step == straight_step == STEPS
@@ -120,9 +124,9 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(straight_run,
     method = common.method(config)
     cards = common.model_cards(config, method, "procedural_dsprites", 1)
     model_dirs = [tmp_path / MODEL.parent / card.model_id for card in cards]
-    schedule = common.schedule(config.train, STEPS + 20, 1, 20)
+    settings = common.train_settings(config.train, steps=STEPS + 20)
     with pytest.raises(loop.TrainingDiverged, match=r"at step 41 \(in steps 41-50\).*step 40"):
-        loop.train(poisoned, cards, model_dirs, method, 1e-3, 1.0, schedule)
+        loop.train(poisoned, cards, model_dirs, method, settings, best_after_step=20)
     assert params_of(model_dirs[0])[1] == params_of(model_dirs[1])[1] == STEPS
 
 
