@@ -18,7 +18,8 @@ from typing import Any
 import ml_collections
 from ml_collections.config_flags import config_path
 
-# The metric suite by name (drl_jax.metrics.METRICS; a test keeps the two equal).
+# The metric suite evaluated by default (drl_jax.metrics.DEFAULT; a test keeps the two
+# equal). Also available: "infomec" and "udr" (README, "The metric suite").
 METRICS = (
     "omes",
     "mig",
@@ -29,6 +30,9 @@ METRICS = (
     "beta_vae",
     "factor_vae",
     "elbo",
+    "irs",
+    "unsupervised",
+    "mi_family",
 )
 
 
@@ -108,18 +112,21 @@ def evaluation(num_samples: int = 15_000) -> ml_collections.ConfigDict:
             "seed": 0,
             "omes_pairs": "auto",  # 'intervene' (full grids), 'mine' (labelled) or 'auto'
             "omes_pairs_per_fov": 5_000,  # intervention pairs per FoV
+            "workers": 0,  # models scored at once on the host; 0: one per core, 1: in turn
             "max_pairs_per_fov": 100_000,  # cap on mined pairs per FoV
             "inactive_threshold": 0.05,  # OMES: std (ddof=1) under which a dim is inactive
             "pruning": "per_fov",  # pruned downstream: 'per_fov' (paper) or 'union' (reference)
             "classifiers": ("gbt", "mlp"),
             "gbt_backend": "exact",  # 'exact' (sklearn) or 'lightgbm' (faster, README)
-            "mlp_backend": "sklearn",  # or 'jax': all nets in one jitted program (accelerators)
+            "mlp_backend": "auto",  # 'sklearn', 'jax' (one program) or 'auto': jax on GPU/TPU
             "n_jobs": -1,  # sklearn workers (-1: all cores)
             "beta_vae_train": 10_000,
             "beta_vae_eval": 5_000,
             "factor_vae_train": 10_000,
             "factor_vae_eval": 5_000,
             "factor_vae_variance": 10_000,
+            "udr_correlation": "lasso",  # or 'spearman'
+            "udr_kl_threshold": 0.01,  # nats: UDR leaves out dimensions at most this
         }
     )
 

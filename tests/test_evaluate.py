@@ -2,6 +2,7 @@
 answers the same request (checkpoint fingerprint, dataset, settings), and results of other
 datasets and checkpoints live side by side."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -216,6 +217,42 @@ def test_a_result_without_a_request_record_is_recomputed_once(models, evaluated,
         capsys.readouterr().out
     )
     assert evaluate_models(models[:1], data, outs, settings()).reused == 1
+
+
+def test_any_number_of_workers_gives_the_same_numbers(models, evaluated, tmp_path):
+    """Two workers score models while the next ones encode: the numbers of one worker (the
+    models of the `evaluated` fixture, folder `all`)."""
+    base = settings()
+    two = dataclasses.replace(base, workers=2)
+    data = registry.load("procedural_dsprites")
+    again = evaluate_models(models, data, [tmp_path / m.name for m in models], two)
+    assert again.computed == 3
+    for mine, theirs in zip(again.metrics, evaluated[1], strict=True):
+        for metric in ("omes", "mig", "sap", "beta_vae", "factor_vae", "elbo"):
+            assert mine[metric] == theirs[metric], metric
+        assert mine["request"] == theirs["request"]
+
+
+def test_udr_ranks_the_seeds_of_one_setting(models, tmp_path):
+    block = eval_block(load_config("evaluate", "quick").eval)
+    block.metrics, block.udr_correlation = ("omes", "udr"), "spearman"
+    udr_settings = common.evaluation_settings(block)
+    data = registry.load("procedural_dsprites")
+    outs = [tmp_path / "all" / m.name for m in models]
+    together = evaluate_models(models, data, outs, udr_settings).metrics
+    group = [r["udr"]["group"] for r in together]
+    assert group[0] == group[2] and [g["model_id"] for g in group[0]] == ["m0", "m1", "m2"]
+    scores = [r["udr"]["score"] for r in together]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert together[0]["udr"]["options"] == {"correlation": "spearman", "kl_threshold": 0.01}
+    assert len(together[0]["udr"]["kl_per_dim"]) == 10
+    # Alone, a model has no other seed to be compared with: no score, and why.
+    alone = evaluate_models(models[:1], data, [tmp_path / "alone"], udr_settings).metrics[0]
+    assert alone["udr"]["score"] is None and "group of one model" in alone["udr"]["note"]
+    # A rerun with the same members leaves the ranking as it is.
+    stamps = [(out / "metrics.json").stat().st_mtime_ns for out in outs]
+    assert evaluate_models(models, data, outs, udr_settings).reused == 3
+    assert [(out / "metrics.json").stat().st_mtime_ns for out in outs] == stamps
 
 
 def test_glob_that_matches_nothing_is_named(tmp_path):

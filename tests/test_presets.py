@@ -26,13 +26,13 @@ def test_unknown_preset_and_key_are_named():
 
 
 def test_config_metric_list_is_the_registry():
-    from drl_jax.metrics import METRICS
+    from drl_jax.metrics import DEFAULT
 
     load_config("evaluate")  # puts configs/ on the import path
     import common  # configs/common.py
 
-    assert common.METRICS == tuple(METRICS)
-    assert load_config("transfer").eval.metrics == tuple(METRICS)
+    assert common.METRICS == DEFAULT
+    assert load_config("transfer").eval.metrics == DEFAULT
 
 
 def test_quick_real_is_quick_from_synthetic_dsprites_to_real_coil100(tmp_path):

@@ -92,7 +92,9 @@ def test_tiny_transfer_end_to_end(tmp_path):
         origin = after["model"]["finetuned_from"]
         assert origin["fingerprint"] == before["checkpoint"]["fingerprint"]
         assert origin["step"] == 20 and origin["folder"] == before["checkpoint"]["folder"]
-    assert read_json(pair_dir / "config.json")["target"]["name"] == "procedural_noisy_color_dsprites"
+    assert (
+        read_json(pair_dir / "config.json")["target"]["name"] == "procedural_noisy_color_dsprites"
+    )
     assert not (workdir / "config.json").exists()
     assert (workdir / "source" / "procedural_dsprites" / MODELS[0] / "config.json").exists()
     results = pair_dir / "results"

@@ -31,8 +31,9 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, keys: jax.Array)
 
     Returns:
       `mean`, `sampled` (a posterior draw with the model's key) float32 [M, B, d];
-      `reconstruction` and `kl` float32 [M, B]: the negative ELBO's terms at beta = 1
-      (nats; Bernoulli, summed over pixels; KL summed over d), from the posterior draw.
+      `reconstruction` float32 [M, B]: the negative ELBO's reconstruction term (nats;
+      Bernoulli, summed over pixels) of the posterior draw; `kl_per_dim` float32
+      [M, B, d]: each dimension's KL to the prior (nats; their sum is the ELBO's KL).
     """
 
     def one(model):
@@ -44,7 +45,7 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, keys: jax.Array)
             "mean": mean,
             "sampled": z,
             "reconstruction": losses.bernoulli_reconstruction(logits, images),
-            "kl": jnp.sum(losses.gaussian_kl(mean, logvar), axis=-1),
+            "kl_per_dim": losses.gaussian_kl(mean, logvar),
         }
 
     return over_models(vae, one)((variables, keys))
@@ -142,23 +143,31 @@ def encode_samples(
     key: jax.Array,
     num_samples: int,
     chunks: Chunks,
+    model_keys: jax.Array | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draws num_samples (images, FoVs) from data and encodes them with every model.
 
-    Every model sees the same images and draws its posterior sample with its own key,
-    however the models and images are split into calls (`chunks`).
+    Every model sees the same images (drawn with `key`) and draws its posterior sample
+    with its own key, however the models and images are split into calls (`chunks`).
+
+    Args:
+      model_keys: [M] PRNG keys of the models' posterior draws; give each model a key
+        of its own (e.g. from its checkpoint) to make its numbers independent of the
+        models it is encoded with. Default: M keys split from `key`.
 
     Returns:
       (`encode_images`' dict as numpy [M, N, ...], FoV classes int32 [N, F]).
     """
     num_models = jax.tree.leaves(variables)[0].shape[0]
+    if model_keys is None:
+        model_keys = jax.random.split(jax.random.fold_in(key, 1), num_models)
     model_chunks = _model_chunks(variables, chunks.models)
     outputs, factors = [], []
     bar = _bar(-(-num_samples // chunks.images) * len(model_chunks), "samples", num_models, chunks)
     for i in range(-(-num_samples // chunks.images)):
-        sample_key, encode_key = jax.random.split(jax.random.fold_in(key, i))
+        sample_key, _ = jax.random.split(jax.random.fold_in(key, i))
         images, chunk_factors = _sample(data, sample_key, chunks.images)
-        keys = jax.random.split(encode_key, num_models)
+        keys = _fold_in(model_keys, i)
         parts = []
         for placed, models, count in model_chunks:
             encoded = encode_images(vae, placed, images, keys[models])
@@ -172,6 +181,11 @@ def encode_samples(
         for name in outputs[0]
     }
     return encoded, np.concatenate(factors)[:num_samples]
+
+
+@jax.jit
+def _fold_in(keys: jax.Array, i: int) -> jax.Array:
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, i)
 
 
 def _bar(calls: int, what: str, num_models: int, chunks: Chunks) -> tqdm:

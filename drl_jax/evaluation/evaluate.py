@@ -3,7 +3,11 @@
 Models are grouped by architecture; each group's parameters are stacked and the
 encoder is vmapped over the model axis (`encoding`), so every model sees the same
 samples and interventions. OMES is computed for all models of a group in one
-call; the other metrics follow per model (`drl_jax.metrics.score`). Each model's
+call; the other metrics follow per model (`drl_jax.metrics.score`), on `workers`
+threads: the device encodes the next models while the host's cores score the last
+ones, and a model's numbers do not depend on the models it is evaluated with (its
+posterior draws use a key of its own checkpoint). UDR, which ranks the models of one
+setting against each other, follows once every model is scored (`udr_step`). Each model's
 output folder gets representations.npz, classes.csv, association_matrix.csv/.png
 and metrics.json (docs/workdir.md). metrics.json records the request it answers
 (drl_jax.workdir.records): a finished result is reused only when that request equals
@@ -14,23 +18,27 @@ In a multi-host run each process evaluates every process_count-th model and proc
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from etils import epath
 from jax.experimental import multihost_utils
 from jax.tree_util import Partial
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from drl_jax.data import variants
 from drl_jax.data.ground_truth import GridData, GroundTruthData
 from drl_jax.errors import UsageError
-from drl_jax.evaluation import association, encoding, representations
+from drl_jax.evaluation import association, encoding, representations, udr_step
 from drl_jax.metrics import (
     METRICS,
     MetricInputs,
@@ -40,6 +48,7 @@ from drl_jax.metrics import (
     registry,
     score,
 )
+from drl_jax.metrics._downstream import resolve_mlp_backend
 from drl_jax.models import convolutions
 from drl_jax.models.card import ModelCard, read_card
 from drl_jax.train import checkpoint as ckpt
@@ -57,6 +66,8 @@ _USED_BY = {
     "classifiers": ("downstream",),
     "mlp_backend": ("downstream",),
     "gbt_backend": ("downstream", "dci"),
+    "udr_correlation": ("udr",),
+    "udr_kl_threshold": ("udr",),
     "beta_vae_train": ("beta_vae",),
     "beta_vae_eval": ("beta_vae",),
     "factor_vae_train": ("factor_vae",),
@@ -64,7 +75,7 @@ _USED_BY = {
     "factor_vae_variance": ("factor_vae",),
 }
 # Settings that never change a number (how work is split): not part of a request.
-_NOT_RECORDED = ("chunk_size", "memory_budget_gb", "n_jobs")
+_NOT_RECORDED = ("chunk_size", "memory_budget_gb", "n_jobs", "workers")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +83,7 @@ class EvaluationSettings:
     """What is evaluated and on how many samples (defaults: docs/method.md#evaluation-defaults).
 
     Attributes:
-      metrics: names from `drl_jax.metrics.METRICS`.
+      metrics: names from `drl_jax.metrics.METRICS` (and "udr", ranked across models).
       num_samples: encoded samples (representations.npz); the first num_train train
         the classifiers, the rest test them.
       chunk_size: images encoded per device call (at most: fewer where the memory budget
@@ -85,10 +96,14 @@ class EvaluationSettings:
       omes_pairs: "intervene" (full grids), "mine" (pairs in the samples' labels) or
         "auto" (intervene where the dataset is a full grid).
       omes_pairs_per_fov: intervention pairs per FoV.
+      workers: models scored at once on the host (threads), while the device encodes
+        the next ones; 0: one per CPU core, 1: one model after another. The cores are
+        shared among the workers (classifier and BLAS threads), and the numbers are the
+        same for any count.
       options: how the metrics are computed.
     """
 
-    metrics: tuple[str, ...] = tuple(METRICS)
+    metrics: tuple[str, ...] = registry.DEFAULT
     num_samples: int = 15_000
     num_train: int = 10_000
     chunk_size: int = 500
@@ -97,11 +112,14 @@ class EvaluationSettings:
     seed: int = 0
     omes_pairs: str = "auto"
     omes_pairs_per_fov: int = 5_000
+    workers: int = 0
     options: MetricOptions = MetricOptions()
 
     def __post_init__(self):
         object.__setattr__(self, "metrics", tuple(self.metrics))
         registry.check_names(self.metrics)
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0: one per CPU core), got {self.workers}.")
         if self.omes_pairs not in OMES_PAIRS:
             raise ValueError(f"omes_pairs must be one of {OMES_PAIRS}, got {self.omes_pairs!r}.")
         if not 2 <= self.num_train <= self.num_samples - 2:
@@ -113,7 +131,9 @@ class EvaluationSettings:
     def metrics_for(self, data: GroundTruthData) -> tuple[str, ...]:
         """The metrics computed on `data`: grid metrics only on full FoV grids."""
         is_grid = isinstance(data, GridData)
-        return tuple(m for m in self.metrics if is_grid or not METRICS[m].needs_grid)
+        return tuple(
+            m for m in self.metrics if is_grid or m not in METRICS or not METRICS[m].needs_grid
+        )
 
     def omes_pairs_for(self, data: GroundTruthData) -> str:
         """ "intervene" or "mine": the pairs of OMES and of each FoV's OMES-best dimension."""
@@ -131,6 +151,7 @@ class EvaluationSettings:
             "metrics": list(metrics),
             "conv": convolutions.resolve(self.conv),
             "omes_pairs": self.omes_pairs_for(data),
+            "mlp_backend": resolve_mlp_backend(self.options.mlp_backend),
         }
         del values["options"]
         return {
@@ -213,25 +234,71 @@ def evaluate_models(
             todo[i] = (card, variables, request)
     reused = len(mine) - len(todo)
     bar.set_postfix(computed=0, reused=reused)
-    groups = defaultdict(list)
-    for i, (card, _, _) in todo.items():
-        groups[card.group].append(i)
-    computed = 0
-    for members in groups.values():
-        group = _encode_group(todo[members[0]][0], [todo[i][1] for i in members], data, settings)
-        for m, i in enumerate(members):
-            card, _, request = todo[i]
-            _evaluate_one(group, m, card, request, out_dirs[i], settings)
-            if config is not None:
-                write_config(out_dirs[i], config)
-            computed += 1
-            bar.update()
-            bar.set_postfix(computed=computed, reused=reused)
+    computed = _compute(todo, data, out_dirs, settings, config, bar, reused)
     bar.close()
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices("drl_jax evaluate: all models written")
+    if "udr" in settings.metrics and jax.process_index() == 0:
+        udr_step.rank(out_dirs, settings.options)
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("drl_jax evaluate: UDR written")
     metrics = [read_json(epath.Path(d) / layout.METRICS) for d in out_dirs]
     return Evaluated(metrics, computed=computed, reused=reused)
+
+
+def _compute(todo, data, out_dirs, settings: EvaluationSettings, config, bar, reused) -> int:
+    """Encodes and scores the models of `todo`; returns how many.
+
+    With one worker, each architecture group is encoded whole and scored model by model.
+    With more, a group is encoded `workers` models at a time and each chunk is scored on
+    the worker threads while the next is encoded; classifiers and BLAS share the cores
+    among the workers.
+    """
+    cores = os.cpu_count() or 1
+    workers = settings.workers or cores
+    options = settings.options
+    if workers > 1:
+        options = dataclasses.replace(options, n_jobs=max(1, cores // workers))
+    groups = defaultdict(list)
+    for i, (card, _, _) in todo.items():
+        groups[card.group].append(i)
+    done = 0
+
+    def score_one(group, m, i):
+        card, _, request = todo[i]
+        _evaluate_one(group, m, card, request, out_dirs[i], settings, options)
+        if config is not None:
+            write_config(out_dirs[i], config)
+
+    def finished(future):
+        nonlocal done
+        future.result()  # raises a worker's error here
+        done += 1
+        bar.update()
+        bar.set_postfix(computed=done, reused=reused)
+
+    if workers == 1:
+        for members in groups.values():
+            group = _encode_group([todo[i] for i in members], data, settings)
+            for m, i in enumerate(members):
+                score_one(group, m, i)
+                done += 1
+                bar.update()
+                bar.set_postfix(computed=done, reused=reused)
+        return done
+    with (
+        threadpool_limits(max(1, cores // workers)),
+        concurrent.futures.ThreadPoolExecutor(workers) as pool,
+    ):
+        pending = []
+        for members in groups.values():
+            for start in range(0, len(members), workers):
+                chunk = members[start : start + workers]
+                group = _encode_group([todo[i] for i in chunk], data, settings)
+                pending += [pool.submit(score_one, group, m, i) for m, i in enumerate(chunk)]
+        for future in pending:
+            finished(future)
+    return done
 
 
 @dataclasses.dataclass
@@ -248,19 +315,26 @@ class _Group:
     key: jax.Array
 
 
-def _encode_group(card, model_variables, data, settings: EvaluationSettings) -> _Group:
-    """Stacks a group's variables, encodes the samples, and computes OMES for all models."""
+def _encode_group(models, data, settings: EvaluationSettings) -> _Group:
+    """Stacks the variables of models (card, variables, request) of one architecture,
+    encodes the samples, and computes OMES for all of them."""
+    card = models[0][0]
     vae, dataset = card.vae(settings.conv), data.name
     if data.channels != card.channels:  # the documented conversion (gray <-> RGB)
         data = variants.to_channels(data, card.channels)
-    variables = jax.tree.map(lambda *xs: np.stack(xs), *model_variables)
+    variables = jax.tree.map(lambda *xs: np.stack(xs), *[v for _, v, _ in models])
     key = jax.random.key(settings.seed)
-    budget = int(settings.memory_budget_gb * 1e9) or encoding.memory_budget()
-    chunks = encoding.plan_chunks(
-        vae, len(model_variables), data.channels, settings.chunk_size, budget
+    # Each model's posterior draws: a key of its own weights, not of its place in the stack.
+    model_keys = jnp.stack(
+        [
+            jax.random.fold_in(key, int(request["checkpoint"]["fingerprint"][:7], 16))
+            for _, _, request in models
+        ]
     )
+    budget = int(settings.memory_budget_gb * 1e9) or encoding.memory_budget()
+    chunks = encoding.plan_chunks(vae, len(models), data.channels, settings.chunk_size, budget)
     encoded, factors = encoding.encode_samples(
-        vae, variables, data, key, settings.num_samples, chunks
+        vae, variables, data, key, settings.num_samples, chunks, model_keys
     )
     omes = None
     # The pruned downstream task keeps each FoV's OMES-best dimension: from the same
@@ -301,7 +375,7 @@ def _encode_means(vae, model_variables, images):
     return vae.apply(model_variables, images, False, method="encode")[0]
 
 
-def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings) -> None:
+def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, options) -> None:
     """Scores model m of a group and writes its folder; metrics.json last (it marks it done)."""
     model_variables = jax.tree.map(lambda x: x[m], group.variables)
     names = tuple(group.data.factor_names)
@@ -315,9 +389,14 @@ def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings) -> No
         encode=Partial(group.encode_means, model_variables),
         key=jax.random.fold_in(group.key, 11),
         omes=omes,
-        elbo_terms={k: group.encoded[k][m] for k in ("reconstruction", "kl")},
+        elbo_terms={
+            "reconstruction": group.encoded["reconstruction"][m],
+            "kl": group.encoded["kl_per_dim"][m].sum(axis=-1),
+        },
     )
-    results, seconds = score(inputs, settings.metrics, settings.options)
+    results, seconds = score(inputs, settings.metrics, options)
+    if "udr" in settings.metrics:  # the ranking itself needs every model (udr_step)
+        results["udr"] = {"kl_per_dim": group.encoded["kl_per_dim"][m].mean(axis=0).tolist()}
     out = epath.Path(out_dir)
     representations.write(
         out, group.encoded["mean"][m], group.encoded["sampled"][m], group.factors, names

@@ -32,6 +32,20 @@ _SCALARS = {
     "factor_vae": ("factor_vae", "factor_vae_eval"),
     "elbo": ("elbo", "elbo"),
     "reconstruction": ("elbo", "reconstruction"),
+    "irs": ("irs", "irs"),
+    "dcimig": ("mi_family", "dcimig"),
+    "jemmig": ("mi_family", "jemmig"),
+    "mig_sup": ("mi_family", "mig_sup"),
+    "infom": ("infomec", "infom"),
+    "infoc": ("infomec", "infoc"),
+    "infoe": ("infomec", "infoe"),
+    "gaussian_total_correlation": ("unsupervised", "gaussian_total_correlation"),
+    "gaussian_wasserstein_correlation_norm": (
+        "unsupervised",
+        "gaussian_wasserstein_correlation_norm",
+    ),
+    "mutual_info_score": ("unsupervised", "mutual_info_score"),
+    "udr": ("udr", "score"),
 }
 
 

@@ -1,10 +1,10 @@
 """Downstream explicitness: how well simple classifiers read each FoV off the codes.
 
-SPEC section 2 / the paper's tables: per FoV, a gradient-boosted tree classifier
-(`GradientBoostingClassifier()`, sklearn defaults as in DCI) and an MLP
+docs/method.md#downstream-classifiers / the paper's tables: per FoV, a gradient-boosted tree
+classifier (`GradientBoostingClassifier()`, sklearn defaults as in DCI) and an MLP
 (`MLPClassifier(hidden_layer_sizes=(256, 256))`, otherwise sklearn defaults:
 ReLU, Adam, lr 1e-3, at most 200 epochs, raw codes as input, in float32: the
-representations' precision, 1.5x faster than float64), trained on the
+representations' precision, and cheaper than float64), trained on the
 caller's training split (10,000 samples) and scored by accuracy on the test split
 (5,000). Each runs on the full representation and "pruned" to chosen dimensions:
 * `pruning="per_fov"` (the paper): FoV j sees only `dims_per_fov[j]`, its
@@ -23,6 +23,8 @@ scores only within one backend):
 * `gbt_backend="lightgbm"`: dci.py's LightGBM GBTs (settings and caveats there).
 * `mlp_backend="jax"`: sklearn's MLP rewritten in JAX, every net of a model in one
   jitted program (mlp.py: what it mirrors and where it departs).
+* `mlp_backend="auto"`: "jax" where JAX's default backend is an accelerator (GPU, TPU),
+  "sklearn" on CPU, where sklearn's is the faster (`resolve_mlp_backend`).
 
 Measured agreement with the exact backends and speed: README, "The metric suite"
 (benchmarks/bench_metrics.py). On CPU the jax MLP is slower than sklearn's: where
@@ -34,6 +36,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
+import jax
 import joblib
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,7 +49,9 @@ from drl_jax.metrics import info, mlp
 CLASSIFIERS = ("gbt", "mlp")
 PRUNINGS = ("per_fov", "union")
 GBT_BACKENDS = tuple(dci.GBT_BACKENDS)
-MLP_BACKENDS = ("sklearn", "jax")
+MLP_BACKENDS = ("auto", "sklearn", "jax")
+# JAX default backends on which mlp_backend="auto" picks the jax MLP.
+ACCELERATOR_BACKENDS = ("gpu", "tpu")
 
 
 def _classifier(kind: str, gbt_backend: str, seed: int, num_samples: int):
@@ -55,12 +60,24 @@ def _classifier(kind: str, gbt_backend: str, seed: int, num_samples: int):
     return dci.gbt_classifier(gbt_backend, seed, num_samples)
 
 
+def resolve_mlp_backend(name: str) -> str:
+    """The MLP backend that mlp_backend=`name` runs: "auto" is "jax" when
+    `jax.default_backend()` is an accelerator's (ACCELERATOR_BACKENDS), else "sklearn"
+    (on CPU sklearn's nets, stopped one by one, are the faster); the others are themselves.
+    """
+    if name not in MLP_BACKENDS:
+        raise ValueError(f"mlp_backend must be one of {MLP_BACKENDS}, got {name!r}.")
+    if name == "auto":
+        return "jax" if jax.default_backend() in ACCELERATOR_BACKENDS else "sklearn"
+    return name
+
+
 def _fit_accuracy(
     model, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]
 ) -> float:
     """Test accuracy of `model` fitted on train (codes [N, k], labels [N]).
 
-    sklearn's MLP stopping at its 200-epoch cap is SPEC's setting, not a problem to report.
+    sklearn's MLP stopping at its 200-epoch cap is the paper's setting, not a problem to report.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -108,13 +125,13 @@ def downstream(
     """Per-FoV test accuracy of GBT and MLP classifiers on full and pruned codes.
 
     Args:
-      codes_train, factors_train: float [N, d], int [N, F] (10,000 samples in SPEC 2).
+      codes_train, factors_train: float [N, d], int [N, F] (10,000 samples by default).
       codes_test, factors_test: float [M, d], int [M, F] (5,000 samples).
       dims_per_fov: FoV index -> dimensions (OMES's association); None: full only.
       pruning: "per_fov" (the paper) or "union" (the reference code).
       classifiers: a subset of ("gbt", "mlp").
       gbt_backend: "exact" (GradientBoostingClassifier) or "lightgbm" (see dci.py).
-      mlp_backend: "sklearn" (MLPClassifier) or "jax" (see module docstring).
+      mlp_backend: "sklearn" (MLPClassifier), "jax" or "auto" (see module docstring).
       seed: `random_state` of every classifier (the jax MLPs' PRNG key).
       n_jobs: joblib workers (-1: all cores).
       gbts: F GBTs of `gbt_backend` ("exact" or "lightgbm") already fitted on
@@ -131,6 +148,7 @@ def downstream(
     info.check_split(train, test)
     num_codes, num_factors = train[0].shape[1], train[1].shape[1]
     _check_backends(classifiers, gbt_backend, mlp_backend)
+    mlp_backend = resolve_mlp_backend(mlp_backend)
     if gbts is not None:
         _check_gbts(gbts, gbt_backend, num_factors, num_codes)
     variants = {"full": [list(range(num_codes))] * num_factors}

@@ -27,10 +27,15 @@ from drl_jax.metrics import (
     _dci,
     _downstream,
     _factor_vae,
+    _infomec,
+    _irs,
+    _mi_family,
     _mig,
     _modularity,
     _omes,
     _sap,
+    _udr,
+    _unsupervised,
 )
 
 
@@ -44,12 +49,16 @@ class MetricOptions:
       pruning: pruned downstream inputs: "per_fov" (the paper) or "union" (the reference).
       classifiers: downstream classifiers, a subset of ("gbt", "mlp").
       gbt_backend: "exact" (sklearn) or "lightgbm" (README, "The metric suite").
-      mlp_backend: "sklearn" or "jax" (all nets in one jitted program).
+      mlp_backend: "sklearn", "jax" (every net of a model in one jitted program: the
+        sklearn protocol, README "The metric suite") or "auto": jax on GPU and TPU,
+        sklearn on CPU.
       beta_vae_train, beta_vae_eval: BetaVAE points.
       factor_vae_train, factor_vae_eval, factor_vae_variance: FactorVAE points and the
         images of its global variance estimate.
       max_pairs_per_fov: cap on the pairs OMES mines from labels.
       inactive_threshold: std (ddof=1) under which OMES drops a dimension.
+      udr_correlation: UDR's similarity of two models' dimensions, "lasso" or "spearman".
+      udr_kl_threshold: UDR leaves out dimensions whose mean KL is at most this (nats).
     """
 
     seed: int = 0
@@ -57,7 +66,7 @@ class MetricOptions:
     pruning: str = "per_fov"
     classifiers: tuple[str, ...] = _downstream.CLASSIFIERS
     gbt_backend: str = "exact"
-    mlp_backend: str = "sklearn"
+    mlp_backend: str = "auto"
     beta_vae_train: int = 10_000
     beta_vae_eval: int = 5_000
     factor_vae_train: int = 10_000
@@ -65,6 +74,8 @@ class MetricOptions:
     factor_vae_variance: int = 10_000
     max_pairs_per_fov: int = MAX_PAIRS_PER_FOV
     inactive_threshold: float = _omes.INACTIVE_STD
+    udr_correlation: str = "lasso"
+    udr_kl_threshold: float = _udr.KL_THRESHOLD
 
     def __post_init__(self):
         object.__setattr__(self, "classifiers", tuple(self.classifiers))
@@ -72,6 +83,7 @@ class MetricOptions:
             "pruning": (self.pruning, _downstream.PRUNINGS),
             "gbt_backend": (self.gbt_backend, _downstream.GBT_BACKENDS),
             "mlp_backend": (self.mlp_backend, _downstream.MLP_BACKENDS),
+            "udr_correlation": (self.udr_correlation, _udr.CORRELATIONS),
         }
         for name, (value, valid) in choices.items():
             if value not in valid:
@@ -254,14 +266,30 @@ METRICS: dict[str, Metric] = {
     "beta_vae": Metric(_beta_vae_metric, needs_grid=True),
     "factor_vae": Metric(_factor_vae_metric, needs_grid=True),
     "elbo": Metric(_elbo_metric),
+    "irs": Metric(lambda inputs, options, shared: _irs.irs(*inputs.train)),
+    "unsupervised": Metric(
+        lambda inputs, options, shared: _unsupervised.unsupervised(inputs.train[0])
+    ),
+    "mi_family": Metric(lambda inputs, options, shared: _mi_family.mi_family(*inputs.train)),
+    "infomec": Metric(
+        lambda inputs, options, shared: _infomec.infomec(*inputs.train, seed=options.seed)
+    ),
 }
+# Metrics of several models at once, computed after every model's own metrics (the
+# evaluation's udr_step): UDR ranks the seeds of one setting against each other.
+CROSS_MODEL = ("udr",)
+# The suite evaluated by default (EvaluationSettings.metrics, configs/common.py): every
+# metric but InfoMEC (its logistic regressions cost more than the rest of the suite on a
+# CPU; README, "The metric suite") and UDR (it needs the seeds of a setting together).
+DEFAULT = tuple(name for name in METRICS if name != "infomec")
 
 
 def check_names(names: Sequence[str]) -> None:
     """Raises ValueError naming the unknown metrics and listing the known ones."""
-    unknown = sorted(set(names) - set(METRICS))
+    known = (*METRICS, *CROSS_MODEL)
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ValueError(f"Unknown metrics {unknown}; valid: {', '.join(METRICS)}.")
+        raise ValueError(f"Unknown metrics {unknown}; valid: {', '.join(known)}.")
 
 
 def score(
@@ -269,7 +297,8 @@ def score(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Computes the named metrics (in METRICS order) of one model's representation.
 
-    Grid metrics are left out for datasets that are not full grids. Wall seconds are
+    Grid metrics are left out for datasets that are not full grids, and CROSS_MODEL ones
+    (which need other models) here. Wall seconds are
     given per metric; a fit shared by several metrics counts for the first.
 
     Returns:

@@ -38,6 +38,13 @@ METRICS = {
     "modularity": "Modularity",
     "beta_vae": "BetaVAE",
     "factor_vae": "FactorVAE",
+    "irs": "IRS",
+    "dcimig": "DCIMIG",
+    "jemmig": "JEMMIG",
+    "mig_sup": "MIG-sup",
+    "infom": "InfoM",
+    "infoc": "InfoC",
+    "udr": "UDR",
 }
 # results_row column -> label: what a model achieves (nats; test accuracies on the full code).
 PERFORMANCE = {

@@ -34,7 +34,7 @@ def test_hundreds_of_models_in_budgeted_calls_equal_one_call(capsys):
     )
     np.testing.assert_array_equal(factors, same_factors)
     assert split["mean"].shape == (MODELS, 60, 10)
-    for name in ("mean", "sampled", "reconstruction", "kl"):
+    for name in ("mean", "sampled", "reconstruction", "kl_per_dim"):
         np.testing.assert_allclose(split[name], whole[name], rtol=1e-6, atol=1e-6)
     assert np.std(split["mean"][:, 0, 0]) > 0  # the models differ
     # The progress bar names the split.

@@ -1,5 +1,6 @@
 """Downstream GBT/MLP accuracy on full and pruned ground-truth codes."""
 
+import jax
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -123,7 +124,7 @@ def jax_mlp(mlp_data):
     fit = mlp_module._fit_predict_mlps
 
     def recording(*args):
-        calls.append(args[3].shape)
+        calls.append(args[5].shape)
         return fit(*args)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -166,6 +167,29 @@ def test_jax_mlp_pruned_equals_kept_dims_alone(jax_mlp, mlp_data):
     np.testing.assert_allclose(pruned, alone["mlp_full_per_fov"], atol=0.03)
     # The masked-away dim 2 carried the 4-class FoV: chance, 1/4 (+5 sd at 200 samples).
     assert pruned[0] > 0.6 and pruned[1] < 0.4
+
+
+def test_auto_mlp_backend_is_jax_on_accelerators_only(monkeypatch):
+    assert jax.default_backend() == "cpu"  # the test machine's
+    assert downstream_module.resolve_mlp_backend("auto") == "sklearn"
+    assert [downstream_module.resolve_mlp_backend(b) for b in ("sklearn", "jax")] == [
+        "sklearn",
+        "jax",
+    ]
+    with pytest.raises(ValueError, match=r"mlp_backend must be one of .*'torch'"):
+        downstream_module.resolve_mlp_backend("torch")
+    for accelerator in ("gpu", "tpu"):
+        monkeypatch.setattr(jax, "default_backend", lambda name=accelerator: name)
+        assert downstream_module.resolve_mlp_backend("auto") == "jax"
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    # downstream runs "auto" as resolved: sklearn's MLPs here (recorded, not fitted).
+    fitted = []
+    monkeypatch.setattr(
+        downstream_module, "_fit_accuracy", lambda model, *_: fitted.append(model) or 0.5
+    )
+    result = downstream(*split(), classifiers=("mlp",), mlp_backend="auto", n_jobs=1)
+    assert result["mlp_full_per_fov"] == [0.5] * 3
+    assert [type(m).__name__ for m in fitted] == ["MLPClassifier"] * 3
 
 
 def test_rejects_bad_inputs(identity_gbts):
