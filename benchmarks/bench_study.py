@@ -22,6 +22,7 @@ import numpy as np
 from etils import epath
 
 from drl_jax.report import write_study
+from drl_jax.workdir import layout
 
 ALPHAS = [f"{0.1 * i:.1f}" for i in range(11)]
 LATENT_DIM = 10
@@ -41,20 +42,27 @@ def synthetic_metrics(rng, model_id, beta, seed, trained_on, dataset, fovs) -> d
         return rng.uniform(size=(d, f)).tolist()
 
     return {
-        "model": {
-            "model_id": model_id,
-            "architecture": "paper",
-            "channels": 3,
-            "latent_dim": d,
-            "method": "ada_gvae",
-            "hparams": {"beta": beta, "warmup_steps": 50_000.0},
-            "seed": seed,
-            "dataset": trained_on,
+        "request": {
+            "model": {
+                "model_id": model_id,
+                "architecture": "paper",
+                "channels": 3,
+                "latent_dim": d,
+                "method": "ada_gvae",
+                "hparams": {"beta": beta, "warmup_steps": 50_000.0},
+                "seed": seed,
+                "dataset": trained_on,
+            },
+            "checkpoint": {
+                "folder": "/models",
+                "which": "last",
+                "step": 400_000,
+                "fingerprint": "0" * 64,
+            },
+            "dataset": {"name": dataset, "prepared": "procedural", "channels": 3},
+            "settings": {"num_samples": 15_000, "num_train": 10_000},
         },
-        "checkpoint": {"folder": "/models", "which": "last", "step": 400_000},
-        "dataset": dataset,
-        "num_samples": 15_000,
-        "num_train": 10_000,
+        "versions": {"drl_jax": "0.1.0"},
         "omes": {
             **{
                 p: dict(zip(ALPHAS, rng.uniform(size=11).tolist(), strict=True))
@@ -122,10 +130,10 @@ def write_workdir(root: epath.Path, models: int, transfers: int) -> list[epath.P
         for m in range(models):
             beta, seed = 1.0 + m % 2, m // 2
             model_id = f"ada_gvae_beta{beta:g}_seed{seed}"
-            for stage in ("before", "after"):
-                trained_on = "source" if stage == "before" else target
+            for stage in (layout.BEFORE, layout.AFTER):
+                trained_on = "source" if stage == layout.BEFORE else target
                 metrics = synthetic_metrics(rng, model_id, beta, seed, trained_on, target, fovs)
-                path = root / "transfer" / f"source__to__{target}" / model_id / stage
+                path = layout.pair(root, "source", target).stage(model_id, stage)
                 path.mkdir(parents=True, exist_ok=True)
                 (path / "metrics.json").write_text(json.dumps(metrics, indent=2))
                 paths.append(path / "metrics.json")
