@@ -32,6 +32,40 @@ def shared_data() -> Path:
     return path
 
 
+def mixed_fov_codes():
+    """Seeded inputs of golden metric values (tests/metrics/test_mi_family.py,
+    test_infomec.py): three FoVs of 3, 4 and 5 classes (the last skewed) for N = 1,000
+    samples, and five codes: three noisy FoVs, one mixture of two, one nearly constant.
+
+    Returns:
+      (factors int [1000, 3], codes float [1000, 5]).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    factors = np.stack(
+        [
+            rng.integers(0, 3, n),
+            rng.integers(0, 4, n),
+            rng.choice(5, n, p=[0.4, 0.3, 0.15, 0.1, 0.05]),
+        ],
+        axis=1,
+    )
+    noise = rng.normal(size=(n, 5))
+    codes = np.stack(
+        [
+            factors[:, 0] + 0.3 * noise[:, 0],
+            2.0 * factors[:, 1] + 0.5 * noise[:, 1],
+            factors[:, 2] + 0.4 * noise[:, 2],
+            factors[:, 0] - factors[:, 1] + 0.5 * noise[:, 3],
+            0.05 * noise[:, 4],
+        ],
+        axis=1,
+    )
+    return factors, codes
+
+
 def load_config(name: str, arg: str | None = None):
     """configs/<name>.py's get_config(arg), as the CLI builds it (unlocked for tests)."""
     import importlib.util

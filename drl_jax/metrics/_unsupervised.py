@@ -78,17 +78,7 @@ def unsupervised(codes: ArrayLike, *, num_bins: int = NUM_BINS) -> dict[str, flo
       `num_constant_dims` and `constant_dims` (their indices), left out of the
       Gaussian scores.
     """
-    codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[0] < 2 or codes.shape[1] < 2:
-        raise ValueError(
-            f"codes must be [N, d] with N >= 2 samples and d >= 2 dimensions, got {codes.shape}."
-        )
-    if codes.dtype.kind not in "biuf":
-        raise ValueError(f"codes must be numeric, got dtype {codes.dtype}.")
-    if not np.all(np.isfinite(codes)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(codes))[0])
-        raise ValueError(f"codes {codes.shape} contain NaN or inf (first at index {bad}).")
-    codes = codes.astype(np.float64)
+    codes = info.check_codes(codes, min_dims=2)
     num_dims = codes.shape[1]
     constant = codes.max(axis=0) == codes.min(axis=0)
     kept = codes[:, ~constant]

@@ -37,11 +37,7 @@ def check_codes_factors(
             f"Need at least 2 samples, 1 dimension and 1 FoV, got {what} {codes.shape} "
             f"and factors {factors.shape}."
         )
-    if codes.dtype.kind not in "biuf":
-        raise ValueError(f"{what} must be numeric, got dtype {codes.dtype}.")
-    if not np.all(np.isfinite(codes)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(codes))[0])
-        raise ValueError(f"{what} {codes.shape} contain NaN or inf (first at index {bad}).")
+    _check_numbers(codes, what)
     if factors.dtype.kind == "f":
         wrong = ~np.isfinite(factors) | (factors != np.round(factors))
         if wrong.any():
@@ -53,6 +49,27 @@ def check_codes_factors(
     elif factors.dtype.kind not in "biu":
         raise ValueError(f"factors must be integer FoV classes, got dtype {factors.dtype}.")
     return codes.astype(np.float64), factors.astype(np.int64)
+
+
+def check_codes(codes: ArrayLike, min_dims: int = 1) -> np.ndarray:
+    """Validates codes [N, d] with N >= 2 and d >= min_dims, finite numbers, for the
+    metrics that need no labels; returns a float64 copy. Raises ValueError naming the shape."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[0] < 2 or codes.shape[1] < min_dims:
+        raise ValueError(
+            f"codes must be [N, d] with N >= 2 samples and d >= {min_dims} dimensions, got "
+            f"{codes.shape}."
+        )
+    _check_numbers(codes, "codes")
+    return codes.astype(np.float64)
+
+
+def _check_numbers(codes: np.ndarray, what: str) -> None:
+    if codes.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numeric, got dtype {codes.dtype}.")
+    if not np.all(np.isfinite(codes)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(codes))[0])
+        raise ValueError(f"{what} {codes.shape} contain NaN or inf (first at index {bad}).")
 
 
 def check_split(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> None:

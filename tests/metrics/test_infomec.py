@@ -2,33 +2,15 @@
 
 import numpy as np
 import pytest
+from conftest import mixed_fov_codes
 
 from drl_jax.metrics._infomec import infomec
 
 
 def reference_inputs():
-    """The inputs of the reference values below (three FoVs, one of them skewed)."""
-    rng = np.random.default_rng(0)
-    n = 1000
-    factors = np.stack(
-        [
-            rng.integers(0, 3, n),
-            rng.integers(0, 4, n),
-            rng.choice(5, n, p=[0.4, 0.3, 0.15, 0.1, 0.05]),
-        ],
-        axis=1,
-    )
-    noise = rng.normal(size=(n, 5))
-    codes = np.stack(
-        [
-            factors[:, 0] + 0.3 * noise[:, 0],
-            2.0 * factors[:, 1] + 0.5 * noise[:, 1],
-            factors[:, 2] + 0.4 * noise[:, 2],
-            factors[:, 0] - factors[:, 1] + 0.5 * noise[:, 3],
-            0.05 * noise[:, 4],  # range under 1/20 of the largest: inactive
-        ],
-        axis=1,
-    )
+    """The inputs of the reference values below: conftest's mixed codes (the fifth, with a
+    range under 1/20 of the largest, is inactive), and the same codes rounded."""
+    factors, codes = mixed_fov_codes()
     return factors, codes, np.round(codes)
 
 

@@ -3,6 +3,7 @@ forms and ground-truth codes."""
 
 import numpy as np
 import pytest
+from conftest import mixed_fov_codes
 from sklearn.preprocessing import minmax_scale
 
 from drl_jax.metrics import info
@@ -17,29 +18,9 @@ def grid_factors(n: int, sizes=SIZES, seed: int = 0) -> np.ndarray:
 
 
 def reference_inputs():
-    """The inputs of the reference values below (three FoVs, one of them skewed)."""
-    rng = np.random.default_rng(0)
-    n = 1000
-    factors = np.stack(
-        [
-            rng.integers(0, 3, n),
-            rng.integers(0, 4, n),
-            rng.choice(5, n, p=[0.4, 0.3, 0.15, 0.1, 0.05]),
-        ],
-        axis=1,
-    )
-    noise = rng.normal(size=(n, 5))
-    codes = np.stack(
-        [
-            factors[:, 0] + 0.3 * noise[:, 0],
-            2.0 * factors[:, 1] + 0.5 * noise[:, 1],
-            factors[:, 2] + 0.4 * noise[:, 2],
-            factors[:, 0] - factors[:, 1] + 0.5 * noise[:, 3],
-            0.05 * noise[:, 4],
-        ],
-        axis=1,
-    )
-    # Codes on a grid: many values sit exactly on bin edges.
+    """The inputs of the reference values below: conftest's mixed codes and the same codes on
+    a grid, where many values sit exactly on bin edges."""
+    factors, codes = mixed_fov_codes()
     grid = np.hstack([7.0 * np.round(1.5 * codes[:, :4]) - 3.0, np.round(30 * codes[:, 4:])])
     return factors, codes, grid
 
