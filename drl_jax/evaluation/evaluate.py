@@ -18,6 +18,7 @@ In a multi-host run each process evaluates every process_count-th model and proc
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import functools
@@ -290,14 +291,18 @@ def _compute(todo, data, out_dirs, settings: EvaluationSettings, config, bar, re
         threadpool_limits(max(1, cores // workers)),
         concurrent.futures.ThreadPoolExecutor(workers) as pool,
     ):
-        pending = []
+        pending = collections.deque()  # the chunks being scored, oldest first
         for members in groups.values():
             for start in range(0, len(members), workers):
                 chunk = members[start : start + workers]
                 group = _encode_group([todo[i] for i in chunk], data, settings)
-                pending += [pool.submit(score_one, group, m, i) for m, i in enumerate(chunk)]
-        for future in pending:
-            finished(future)
+                pending.append([pool.submit(score_one, group, m, i) for m, i in enumerate(chunk)])
+                while len(pending) > 1:  # encode at most one chunk ahead of the scoring
+                    for future in pending.popleft():
+                        finished(future)
+        for chunk_futures in pending:
+            for future in chunk_futures:
+                finished(future)
     return done
 
 

@@ -41,7 +41,10 @@ def train_sweep(
     info = common.describe(data_block)
     cards = common.model_cards(config, objective, data_block.name, info.channels)
     folders = [layout.source_model_dir(config.workdir, data_block.name, c.model_id) for c in cards]
-    finished = (ckpt.common_step(folders) or 0) >= settings.steps
+    step = ckpt.common_step(folders) or 0
+    finished = step >= settings.steps
+    if finished:
+        print(f"{description}: {len(cards)} model(s) trained to step {step} already: reused")
     with common.hold([] if finished else folders):
         if not finished:
             for folder in folders:
