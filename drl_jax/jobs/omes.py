@@ -46,7 +46,7 @@ def _score(config, workdir: epath.Path, request: dict, codes, labels, names) -> 
     previous = read_json(path) if path.exists() and not config.overwrite else None
     reuse, why = records.reuse_decision(previous, request)
     if reuse:
-        print(f"{path}: {why} (same input files and settings).")
+        print(f"{path}: reused (same input files and settings). {why}".rstrip())
         return previous
     if why:
         print(f"{path}: {why}")

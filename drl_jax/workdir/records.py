@@ -125,7 +125,7 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 20 else f"{text[:12]}..."
+    return text if len(text) <= 40 else f"{text[:12]}..."  # e.g. a fingerprint
 
 
 def reuse_decision(
@@ -134,9 +134,9 @@ def reuse_decision(
     """Whether a finished result (its metrics.json content, or None) answers `request`.
 
     Returns:
-      (reuse, why): why is '' for a result not computed yet, else one line, e.g.
-      "settings.num_samples 400 -> 500: recomputing" or "reused (recorded with jax
-      0.9.0 -> 0.10.2)".
+      (reuse, why): why is '' for a result not computed yet and for one reused as it
+      is, else one line, e.g. "settings.num_samples 400 -> 500: recomputing" or
+      "reused (recorded with jax 0.9.0 -> 0.10.2)".
     """
     if previous is None:
         return False, ""
@@ -149,7 +149,7 @@ def reuse_decision(
     versions_differ = changes(previous.get("versions", {}), versions())
     if versions_differ:
         return True, f"reused (recorded with {'; '.join(versions_differ)})"
-    return True, "reused"
+    return True, ""
 
 
 def digest(value: Any) -> str:
