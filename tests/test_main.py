@@ -42,6 +42,8 @@ def test_omes_job_writes_every_file(example, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "omes.json").read_text())
     assert set(report) == {
+        "request",
+        "versions",
         "max",
         "avg",
         "per_fov",
@@ -58,13 +60,21 @@ def test_omes_job_writes_every_file(example, tmp_path):
     csv_lines = (out / "association_matrix.csv").read_text().splitlines()
     assert csv_lines[0] == "dim,active,a,b,c" and len(csv_lines) == 5
     assert csv_lines[4].startswith("3,false,")
-    assert (out / "association_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert "all" in result.stdout
-    # A rerun keeps the finished result and says so.
+    assert report["request"]["settings"]["mode"] == "mean"
+    assert len(report["request"]["input"]["representations.npz"]) == 64  # its SHA-256
+    # The same request: reused. Another mode: recomputed, saying so.
     again = run_cli(
         "--config=configs/omes.py", f"--config.input={example}", f"--config.workdir={out}"
     )
-    assert again.returncode == 0 and "exists" in again.stdout
+    assert "reused (same input files and settings)" in again.stdout
+    sampled = run_cli(
+        "--config=configs/omes.py", f"--config.input={example}", f"--config.workdir={out}",
+        "--config.mode=sampled",
+    )  # fmt: skip
+    assert "settings.mode mean -> sampled: recomputing" in sampled.stdout
+    assert json.loads((out / "omes.json").read_text())["request"]["settings"]["mode"] == "sampled"
+    assert (out / "association_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert "all" in result.stdout
 
 
 @pytest.mark.parametrize(
