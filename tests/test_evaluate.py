@@ -86,7 +86,9 @@ def eval_block(block):
 
 
 def settings():
-    return common.evaluation_settings(eval_block(load_config("evaluate", "quick").eval))
+    block = eval_block(load_config("evaluate", "quick").eval)
+    block.workers = 1
+    return common.evaluation_settings(block)
 
 
 @pytest.fixture(scope="module")
@@ -219,11 +221,13 @@ def test_a_result_without_a_request_record_is_recomputed_once(models, evaluated,
     assert evaluate_models(models[:1], data, outs, settings()).reused == 1
 
 
-def test_any_number_of_workers_gives_the_same_numbers(models, evaluated, tmp_path):
-    """Two workers score models while the next ones encode: the numbers of one worker (the
-    models of the `evaluated` fixture, folder `all`)."""
+@pytest.mark.parametrize("workers", [0, 2])  # 0: one per core
+def test_any_number_of_workers_gives_the_same_numbers(models, evaluated, tmp_path, workers):
+    """Workers score models while the next ones encode: the numbers of one worker in turn
+    (the `evaluated` fixture's models)."""
     base = settings()
-    two = dataclasses.replace(base, workers=2)
+    assert base.workers == 1  # the fixture's
+    two = dataclasses.replace(base, workers=workers)
     data = registry.load("procedural_dsprites")
     again = evaluate_models(models, data, [tmp_path / m.name for m in models], two)
     assert again.computed == 3
