@@ -19,7 +19,7 @@ import ml_collections
 from ml_collections.config_flags import config_path
 
 # The metric suite evaluated by default (drl_jax.metrics.DEFAULT; a test keeps the two
-# equal). Also available: "infomec" and "udr" (README, "The metric suite").
+# equal). Also available, opt-in: "infomec" and "udr" (README, "The metrics").
 METRICS = (
     "omes",
     "mig",

@@ -279,8 +279,9 @@ METRICS: dict[str, Metric] = {
 # evaluation's udr_step): UDR ranks the seeds of one setting against each other.
 CROSS_MODEL = ("udr",)
 # The suite evaluated by default (EvaluationSettings.metrics, configs/common.py): every
-# metric but InfoMEC (its logistic regressions cost more than the rest of the suite on a
-# CPU; README, "The metric suite") and UDR (it needs the seeds of a setting together).
+# metric but InfoMEC (opt-in: its logistic regressions are the dearest host work after the
+# downstream classifiers, and its InfoE overlaps their explicitness; README, "The metric
+# suite") and UDR (a score relative to the other seeds of a setting evaluated with it).
 DEFAULT = tuple(name for name in METRICS if name != "infomec")
 
 
