@@ -60,6 +60,7 @@ LASSO_ALPHA = 0.1
 _ZERO_KL = 0.01
 _LASSO_TOL = 1e-5
 _LASSO_MAX_EPOCHS = 1000
+_TARGET_BLOCK = 16  # target models solved together (their weights fit in cache)
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -107,8 +108,8 @@ def _lasso_strength(correlation: jax.Array) -> jax.Array:
     For standardised X (model i) and y (one dimension of model j), sklearn's Lasso
     objective divided by N is w' G w / 2 - w' c + LASSO_ALPHA ||w||_1 + const, with
     G = X' X / N (model i's correlation matrix) and c = X' y / N. Each (i, j, b)
-    is one problem; all are updated together, feature by feature, and each stops
-    changing once converged.
+    is one problem; those of a block of target models j are updated together,
+    feature by feature, and each stops changing once converged.
 
     Args:
       correlation: float32 [M, d, M, d] (i, a, j, b) correlations of the
@@ -126,38 +127,50 @@ def _lasso_strength(correlation: jax.Array) -> jax.Array:
     defined = diagonal > 0
     safe = jnp.where(defined, diagonal, 1.0)
 
-    def feature_step(f, carry):
-        weights, active, change, largest = carry
-        old = weights[f]  # [M, M d]
-        # X_f' (R + w_f X_f) / N = c_f - sum_k G_fk w_k + G_ff w_f.
-        tmp = (
-            cross[f]
-            - jnp.einsum("ik,kip->ip", gram[:, f, :], weights, precision=_HIGHEST)
-            + diagonal[:, f, None] * old
-        )
-        new = jnp.sign(tmp) * jnp.maximum(jnp.abs(tmp) - LASSO_ALPHA, 0.0) / safe[:, f, None]
-        new = jnp.where(defined[:, f, None] & active, new, old)
-        change, largest = (
-            jnp.maximum(change, jnp.abs(new - old)),
-            jnp.maximum(largest, jnp.abs(new)),
-        )
-        return weights.at[f].set(new), active, change, largest
+    def solve(cross: jax.Array) -> jax.Array:
+        """The weights [d, M, P] of the P problems (targets) of `cross` [d, M, P]."""
 
-    def epoch(state):
-        weights, active, count = state
-        zeros = jnp.zeros(active.shape, weights.dtype)
-        weights, _, change, largest = jax.lax.fori_loop(
-            0, num_dims, feature_step, (weights, active, zeros, zeros)
-        )
-        converged = (largest == 0) | (change <= _LASSO_TOL * largest)
-        return weights, active & ~converged, count + 1
+        def feature_step(f, carry):
+            weights, active, change, largest = carry
+            old = weights[f]  # [M, P]
+            # X_f' (R + w_f X_f) / N = c_f - sum_k G_fk w_k + G_ff w_f.
+            tmp = (
+                cross[f]
+                - jnp.einsum("ik,kip->ip", gram[:, f, :], weights, precision=_HIGHEST)
+                + diagonal[:, f, None] * old
+            )
+            new = jnp.sign(tmp) * jnp.maximum(jnp.abs(tmp) - LASSO_ALPHA, 0.0) / safe[:, f, None]
+            new = jnp.where(defined[:, f, None] & active, new, old)
+            change, largest = (
+                jnp.maximum(change, jnp.abs(new - old)),
+                jnp.maximum(largest, jnp.abs(new)),
+            )
+            return weights.at[f].set(new), active, change, largest
 
-    def running(state):
-        return jnp.any(state[1]) & (state[2] < _LASSO_MAX_EPOCHS)
+        def epoch(state):
+            weights, active, count = state
+            zeros = jnp.zeros(active.shape, weights.dtype)
+            weights, _, change, largest = jax.lax.fori_loop(
+                0, num_dims, feature_step, (weights, active, zeros, zeros)
+            )
+            converged = (largest == 0) | (change <= _LASSO_TOL * largest)
+            return weights, active & ~converged, count + 1
 
-    weights = jnp.zeros(cross.shape, jnp.float32)
-    active = jnp.ones(cross.shape[1:], bool)
-    weights = jax.lax.while_loop(running, epoch, (weights, active, 0))[0]
+        def running(state):
+            return jnp.any(state[1]) & (state[2] < _LASSO_MAX_EPOCHS)
+
+        start = (jnp.zeros(cross.shape, jnp.float32), jnp.ones(cross.shape[1:], bool), 0)
+        return jax.lax.while_loop(running, epoch, start)[0]
+
+    # Target models in blocks whose weights stay in cache; every problem stops on its own,
+    # so blocking changes no number. Padded targets are zero problems, converged at once.
+    block = min(num_models, _TARGET_BLOCK)
+    num_blocks = -(-num_models // block)
+    padded = jnp.pad(cross, ((0, 0), (0, 0), (0, (num_blocks * block - num_models) * num_dims)))
+    blocks = padded.reshape(num_dims, num_models, num_blocks, block * num_dims)
+    weights = jax.lax.map(solve, jnp.transpose(blocks, (2, 0, 1, 3)))  # [blocks, d, M, P]
+    weights = jnp.transpose(weights, (1, 2, 0, 3)).reshape(num_dims, num_models, -1)
+    weights = weights[:, :, : num_models * num_dims]
     weights = weights.reshape(num_dims, num_models, num_models, num_dims)  # [a, i, j, b]
     return jnp.abs(jnp.transpose(weights, (1, 2, 0, 3)))
 
