@@ -1,7 +1,7 @@
 """One benchmark for whatever accelerator JAX sees: training, evaluation, metrics, memory.
 
   python benchmarks/accelerator.py [--size full] [--convs native,patches,s2d]
-      [--budget_s 420] [--out DIR]
+      [--budget_s 400] [--suite_models 4] [--suite_fraction 1] [--out DIR]
 
 No network and no install step (the package and its dependencies installed already).
 Writes one markdown table, `accelerator_<device>.md` in `--out` (default: the current
@@ -13,13 +13,24 @@ folder), and prints it:
   steps (the paper's protocol) take per model and per 20-model sweep;
 * evaluation of 100 stacked checkpoints (bench_evaluate.py's `measure`): encode 15,000
   samples and 5,000 OMES intervention pairs per FoV (procedural Shapes3D), OMES for all;
-* the metric suite of one model on 15,000 samples with the fast backends (LightGBM
-  GBTs, the JAX MLPs), seconds per metric;
+* the evaluate job's default suite (`EvaluationSettings()`, the metrics of
+  `drl_jax.metrics.DEFAULT` with `MetricOptions()`: exact GBTs on the host, the MLPs
+  as `mlp_backend="auto"` resolves) on `--suite_models` stacked checkpoints
+  (bench_evaluate.py's `evaluation_costs`): seconds and images encoded per model for
+  every stage and metric, BetaVAE and FactorVAE at `--suite_fraction` of their points
+  (1: the defaults; less: extrapolated, marked so), and the projected time of 100
+  checkpoints (the 100-model encoding above, the suite's metrics per model times 100,
+  compilation once); the suite scores one model (the job's `eval.workers` scores one
+  per host core at once: the projection is an upper bound where the host's cores
+  outnumber what one model's metrics use);
 * peak device memory, where the device reports it.
-Cases are run in that order until `--budget_s` seconds have passed; the rest are listed
-as skipped, so a full run ends soon after the budget. The fastest formulation per case
-is marked: set convolutions.AUTO for the backend from it. `--size tiny` runs every
-part at toy sizes (the test suite runs it on CPU).
+Training cases start until 45% of `--budget_s` has passed (the rest are listed as
+skipped); evaluation and the suite follow, whatever the time. On an H100-class GPU the
+whole run is meant to take under 8 minutes at the default budget (an estimate: the
+suite's host-side GBTs are the least known part; lower `--suite_fraction` or
+`--budget_s` to shorten it). The fastest formulation per case is marked: set
+convolutions.AUTO for the backend from it. `--size tiny` runs every part at toy sizes
+(the test suite runs it on CPU).
 """
 
 from __future__ import annotations
@@ -32,11 +43,11 @@ import time
 import bench_evaluate
 import bench_train
 import jax
-import numpy as np
 
 from drl_jax import metrics
 from drl_jax.data import registry
 from drl_jax.evaluation import encoding
+from drl_jax.evaluation.evaluate import EvaluationSettings
 from drl_jax.models import convolutions
 from drl_jax.models.architectures import make_vae
 
@@ -45,7 +56,9 @@ PAPER_STEPS = 400_000
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """What each part runs: (models, batch pairs) training cases, evaluation sizes."""
+    """What each part runs: (models, batch pairs) training cases, evaluation sizes, and
+    the suite's stacked checkpoints, how many of them are scored (one after another),
+    samples (num_train of them train), OMES pairs per FoV and metric options."""
 
     architecture: str
     training: tuple[tuple[int, int], ...]
@@ -54,15 +67,26 @@ class Sizes:
     eval_models: int
     eval_samples: int
     eval_pairs_per_fov: int
+    suite_models: int
+    suite_scored: int
     suite_samples: int
     suite_train: int
+    suite_pairs_per_fov: int
+    suite_options: metrics.MetricOptions = metrics.MetricOptions()
 
 
+# Toy sizes: few intervention points, and LightGBM's GBTs (the exact ones take 20 s here).
+_TINY_OPTIONS = metrics.MetricOptions(
+    beta_vae_train=20, beta_vae_eval=10, factor_vae_train=20, factor_vae_eval=10,
+    factor_vae_variance=20, gbt_backend="lightgbm",
+)  # fmt: skip
 SIZES = {
     "full": Sizes("paper", ((1, 64), (1, 256), (4, 64), (20, 64)), 4, 3, 100, 15_000, 5_000,
-                  15_000, 10_000),
-    "tiny": Sizes("dlib", ((2, 4),), 1, 1, 3, 300, 20, 300, 200),
+                  4, 1, 15_000, 10_000, 5_000),
+    "tiny": Sizes("dlib", ((2, 4),), 1, 1, 3, 300, 20, 2, 1, 300, 200, 20, _TINY_OPTIONS),
 }  # fmt: skip
+PROJECTED_CHECKPOINTS = 100
+TRAINING_SHARE = 0.45  # of --budget_s: training cases start until then
 
 
 def training_rows(sizes: Sizes, convs: list[str], deadline: float) -> list[list[str]]:
@@ -94,8 +118,9 @@ def training_rows(sizes: Sizes, convs: list[str], deadline: float) -> list[list[
     return rows
 
 
-def evaluation_rows(sizes: Sizes) -> list[list[str]]:
-    """Seconds and images/s of encoding samples and pairs of M stacked models, and OMES."""
+def evaluation_rows(sizes: Sizes) -> tuple[list[list[str]], float]:
+    """Seconds and images/s of encoding samples and pairs of M stacked models, and OMES;
+    and the seconds per model of all three."""
     data = registry.load("procedural_shapes3d")
     vae = make_vae(sizes.architecture, data.channels, 10)
     chunks = encoding.plan_chunks(
@@ -106,29 +131,46 @@ def evaluation_rows(sizes: Sizes) -> list[list[str]]:
         vae, variables, data, sizes.eval_samples, sizes.eval_pairs_per_fov, chunks
     )
     split = f"calls of {chunks.models} models x {chunks.images} images"
-    return [
+    rows = [
         [f"encode {sizes.eval_samples:,} samples (+ ELBO decode), {split}",
          f"{result['samples_s']:.2f}", f"{result['sample_images'] / result['samples_s']:,.0f}"],
         [f"encode {sizes.eval_pairs_per_fov:,} intervention pairs per FoV",
          f"{result['pairs_s']:.2f}", f"{result['pair_images'] / result['pairs_s']:,.0f}"],
         [f"OMES of all {sizes.eval_models} models, one call", f"{result['omes_s']:.3f}", ""],
     ]  # fmt: skip
+    total = result["samples_s"] + result["pairs_s"] + result["omes_s"]
+    return rows, total / sizes.eval_models
 
 
-def suite_rows(sizes: Sizes) -> list[list[str]]:
-    """Seconds per metric of one model's codes (a noisy mixture of Shapes3D's FoVs)."""
+def suite_rows(sizes: Sizes, models: int, fraction: float, encode_per_model_s: float):
+    """The evaluate job's stages and default suite on `models` stacked checkpoints, per
+    model (bench_evaluate.evaluation_costs), then the total, the compilation and the
+    projection to PROJECTED_CHECKPOINTS checkpoints."""
     data = registry.load("procedural_shapes3d")
-    factors = np.asarray(data.space.sample(jax.random.key(2), sizes.suite_samples))
-    rng = np.random.default_rng(0)
-    scaled = factors / np.maximum(np.array(data.space.sizes) - 1, 1)
-    codes = scaled @ rng.normal(size=(len(data.space.sizes), 10))
-    codes += 0.1 * rng.normal(size=codes.shape)
-    inputs = metrics.MetricInputs(codes, factors, num_train=sizes.suite_train)
-    options = metrics.MetricOptions(gbt_backend="lightgbm", mlp_backend="jax")
-    names = ("omes", "mig", "dci", "sap", "modularity", "downstream")
-    _, seconds = metrics.score(inputs, names, options)
-    rows = [[name, f"{seconds[name]:.1f}"] for name in names]
-    return rows + [["total", f"{sum(seconds.values()):.1f}"]]
+    settings = EvaluationSettings(
+        num_samples=sizes.suite_samples,
+        num_train=sizes.suite_train,
+        omes_pairs_per_fov=sizes.suite_pairs_per_fov,
+        options=sizes.suite_options,
+    )
+    result = bench_evaluate.evaluation_costs(
+        sizes.architecture, data, settings, models, fraction, scored=sizes.suite_scored
+    )
+    rows = [
+        [r.part, f"{r.seconds:.1f}", f"{r.images:,}" if r.images else "", r.note]
+        for r in result["rows"]
+    ]
+    images = sum(r.images for r in result["rows"])
+    n = PROJECTED_CHECKPOINTS
+    projected = n * (encode_per_model_s + result["metrics_s"]) + result["compile_s"]
+    rows += [
+        ["total per model", f"{result['per_model_s']:.1f}", f"{images:,}", ""],
+        ["compilation, once", f"{result['compile_s']:.1f}", "", ""],
+        [f"{n} checkpoints", f"{projected:.0f}", "",
+         f"{projected / 3600:.2f} h: encoding as in the evaluation above, "
+         f"metrics {n} x {result['metrics_s']:.1f} s, compilation once"],
+    ]  # fmt: skip
+    return rows, result
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -148,16 +190,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=tuple(SIZES), default="full")
     parser.add_argument("--convs", default=",".join(convolutions.FORMULATIONS))
-    parser.add_argument("--budget_s", type=float, default=420.0)
+    parser.add_argument("--budget_s", type=float, default=400.0)
+    parser.add_argument("--suite_models", type=int, default=None, help="default: the size's")
+    parser.add_argument("--suite_fraction", type=float, default=1.0)
     parser.add_argument("--out", default=".")
     args = parser.parse_args()
     sizes = SIZES[args.size]
+    suite_models = args.suite_models or sizes.suite_models
     start = time.perf_counter()
     device = jax.devices()[0]
     name = f"{device.device_kind} ({device.platform}, {jax.device_count()} device(s))"
-    training = training_rows(sizes, args.convs.split(","), start + args.budget_s)
-    evaluation = evaluation_rows(sizes)
-    suite = suite_rows(sizes)
+    training = training_rows(sizes, args.convs.split(","), start + TRAINING_SHARE * args.budget_s)
+    evaluation, encode_per_model_s = evaluation_rows(sizes)
+    suite, result = suite_rows(sizes, suite_models, args.suite_fraction, encode_per_model_s)
+    chunks = result["chunks"]
+    options = "MetricOptions()" if sizes.suite_options == metrics.MetricOptions() else "toy options"
+    points = (
+        "at the options' points"
+        if args.suite_fraction == 1
+        else f"at {args.suite_fraction:g} of their points, extrapolated"
+    )
     report = "\n\n".join([
         f"# drl_jax on {name}",
         f"jax {jax.__version__}, {os.cpu_count()} host CPUs, size `{args.size}`, "
@@ -168,8 +220,11 @@ def main() -> None:
                "TFLOP/s", "400k steps per model", "400k steps, 20-model sweep"], training),
         f"## Evaluation of {sizes.eval_models} stacked checkpoints (procedural Shapes3D)",
         table(["part", "seconds", "images/s"], evaluation),
-        f"## Metric suite, one model, {sizes.suite_samples:,} samples (LightGBM, JAX MLP)",
-        table(["metric", "seconds"], suite),
+        f"## The evaluate job's default suite, {suite_models} stacked checkpoints "
+        f"({sizes.architecture}, {result['conv']}, calls of {chunks.models} models x "
+        f"{chunks.images} images; {options}; seconds and images encoded per model, "
+        f"{sizes.suite_scored} scored; BetaVAE and FactorVAE {points})",
+        table(["stage / metric", "seconds", "images", "note"], suite),
     ])  # fmt: skip
     slug = "".join(c if c.isalnum() else "_" for c in device.device_kind.lower()).strip("_")
     path = os.path.join(args.out, f"accelerator_{slug}.md")

@@ -2,6 +2,7 @@
 
   python benchmarks/bench_train.py [--architectures paper,dlib] [--convs auto]
       [--sweeps 1,4] [--batch 64] [--steps_per_call 16] [--calls 2] [--against torch]
+      [--rounds 7] [--encode_calls 3] [--in_flight 0] [--encode_only]
 
 Each case builds the jitted K-step train step the train job runs (Ada-GVAE, Adam, clip
 1.0, batches sampled and rendered on the device from procedural dSprites, `--batch`
@@ -17,13 +18,26 @@ convolution formulations (models/convolutions.py: native, patches, s2d) or auto.
 network and step (the same layers and objective, written from docs/models.md; fixed
 random images, so it does less work per step than drl_jax's step, which renders its
 batch) with the same batch and thread count (torch.set_num_threads(os.cpu_count()): XLA
-uses every core) and prints the ratio, drl_jax / PyTorch. The same for the encoder's
-forward pass (what evaluation runs), batch 500, one model.
+uses every core) and prints the ratio, drl_jax / PyTorch.
+
+Then the encoder's forward pass (what evaluation runs: posterior means of one model,
+batch 500, the same images on both sides, PyTorch in eval mode under inference_mode):
+`--rounds` rounds (default 7), each timing `--encode_calls` batches of every side back
+to back, the side that goes first rotating. One call per side is no measurement on a
+machine whose cores other work shares: a round's ratio compares the sides under the
+same load. The sides: drl_jax, one call at a time; drl_jax with `--in_flight` calls at
+once from as many host threads (default: one per core; XLA:CPU runs each convolution on
+one thread, so one call leaves cores idle; the evaluate job's `eval.workers` threads
+run the BetaVAE and FactorVAE encoders of several models so); PyTorch. Printed per
+architecture and formulation: each side's median images/s, the median of the per-round
+ratios drl_jax / PyTorch with their spread (min-max), and the load average before and
+after. `--encode_only` skips the training table.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import platform
 import time
@@ -69,17 +83,121 @@ def measure_training(data, architecture, conv, batch, models, steps_per_call, ca
     return {"step_s": seconds, "compile_s": compile_seconds, "flops": flops}
 
 
-def measure_encoding(data, architecture, conv, calls=3) -> float:
-    """Encoder-forward images per second of one model at batch ENCODE_BATCH."""
+def encoder_forward(data, architecture, conv, batch=ENCODE_BATCH):
+    """(run, images): run() encodes `images` [batch, 64, 64, C] (procedural dSprites) to
+    posterior means with one freshly initialised model, compiled, outputs ready on return."""
     vae = make_vae(architecture, data.channels, 10, conv)
-    images = data.sample(jax.random.key(0), ENCODE_BATCH)[0]
+    images = data.sample(jax.random.key(0), batch)[0]
     variables = jax.tree.map(lambda x: x[None], vae.init(jax.random.key(1), images, False))
-    jax.block_until_ready(encoding.encode_means(vae, variables, images))
+
+    def run():
+        return jax.block_until_ready(encoding.encode_means(vae, variables, images))
+
+    run()  # compile
+    return run, np.asarray(images)
+
+
+def measure_encoding(data, architecture, conv, calls=3) -> float:
+    """Encoder-forward images per second of one model at batch ENCODE_BATCH (one timing)."""
+    run, images = encoder_forward(data, architecture, conv)
+    return calls * len(images) / _seconds(run, calls)
+
+
+def _seconds(run, calls: int) -> float:
     start = time.perf_counter()
     for _ in range(calls):
-        codes = encoding.encode_means(vae, variables, images)
-    jax.block_until_ready(codes)
-    return calls * ENCODE_BATCH / (time.perf_counter() - start)
+        run()
+    return time.perf_counter() - start
+
+
+def torch_encoder_forward(torch_reference, architecture: str, images: np.ndarray):
+    """run() for benchmarks/torch_reference.py's encoder on the same images (NCHW), eval
+    mode, under inference_mode; seeded, warmed up."""
+    torch = torch_reference.torch
+    torch.manual_seed(0)
+    model = torch_reference.make_model(architecture, images.shape[-1]).eval()
+    nchw = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+    x = torch.empty(nchw.shape).copy_(nchw)  # NCHW's strides (torch.rand's), whatever C is
+
+    def run():
+        with torch.inference_mode():
+            return model.encode_mean(x)
+
+    for _ in range(2):
+        run()
+    return run
+
+
+def compare_encoding(runs: dict, rounds: int, calls: int) -> dict:
+    """Interleaved timings of the encoder forwards in `runs` (name -> (run, batch)): in
+    each round every side runs `calls` batches, the order rotating from round to round.
+    Returns name -> images/s per round (lists of `rounds`)."""
+    names = list(runs)
+    rates = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            run, batch = runs[name]
+            rates[name].append(calls * batch / _seconds(run, calls))
+    return rates
+
+
+def spread(values) -> str:
+    """'median (min-max)' of values."""
+    return f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def encoder_table(
+    data, architectures, convs, rounds, calls, torch_reference, threads, in_flight
+) -> None:
+    """Prints the interleaved encoder-forward comparison (module docstring)."""
+    print(
+        f"\nencoder forward, batch {ENCODE_BATCH}, one model: {rounds} rounds of {calls} "
+        f"batches per side, order rotating; load average before {os.getloadavg()[0]:.1f}"
+    )
+    widths = (22, 10, 12, 10, 20, 20)
+    header = ["case", "drl_jax", f"{in_flight} at once", "torch", "ratio", "ratio, at once"]
+    print(_row(header, widths))
+    print(_row(["", "images/s", "images/s", "images/s", "median (min-max)",
+                "median (min-max)"], widths))  # fmt: skip
+    previous = None
+    if torch_reference:
+        previous = torch_reference.torch.get_num_threads()
+        torch_reference.torch.set_num_threads(threads)
+    pool = concurrent.futures.ThreadPoolExecutor(in_flight)
+    try:
+        for architecture in architectures:
+            for conv in convs:
+                run, images = encoder_forward(data, architecture, conv)
+
+                def at_once(run=run):
+                    for future in [pool.submit(run) for _ in range(in_flight)]:
+                        future.result()
+
+                runs = {"jax": (run, len(images))}
+                if in_flight > 1:
+                    runs["at once"] = (at_once, in_flight * len(images))
+                if torch_reference:
+                    torch_run = torch_encoder_forward(torch_reference, architecture, images)
+                    runs["torch"] = (torch_run, len(images))
+                rates = compare_encoding(runs, rounds, calls)
+                name = convolutions.resolve(conv) + (" (auto)" if conv == "auto" else "")
+                cells = [f"{architecture} {name}"] + [
+                    f"{np.median(rates[k]):.0f}" if k in rates else ""
+                    for k in ("jax", "at once", "torch")
+                ]
+                for side in ("jax", "at once"):
+                    if torch_reference and side in rates:
+                        ratios = [a / b for a, b in zip(rates[side], rates["torch"], strict=True)]
+                        cells.append(spread(ratios))
+                    else:
+                        cells.append("")
+                print(_row(cells, widths), flush=True)
+    finally:
+        pool.shutdown()
+        if previous is not None:
+            torch_reference.torch.set_num_threads(previous)
+    print(f"load average after {os.getloadavg()[0]:.1f}")
 
 
 def _row(cells, widths):
@@ -89,30 +207,8 @@ def _row(cells, widths):
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architectures", default="paper,dlib")
-    parser.add_argument("--convs", default="auto")
-    parser.add_argument("--sweeps", default="1,4")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps_per_call", type=int, default=16)
-    parser.add_argument("--calls", type=int, default=2)
-    parser.add_argument("--against", choices=["torch"], default=None)
-    args = parser.parse_args()
-    data = registry.load("procedural_dsprites")
-    threads = os.cpu_count()
-    torch_reference = None
-    if args.against == "torch":
-        import torch_reference  # noqa: PLC0415 (optional: needs torch)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {threads} CPUs, "
-        f"{jax.device_count()} x {jax.devices()[0].device_kind}; jax {jax.__version__}"
-        + (
-            f", torch {torch_reference.torch.__version__} ({threads} threads)"
-            if torch_reference
-            else ""
-        )
-    )
+def training_table(data, args, torch_reference, threads) -> None:
+    """Prints the training cases (module docstring), one PyTorch call per architecture."""
     print(f"Ada-GVAE, batch {args.batch} pairs per model, procedural_dsprites in the step, "
           f"K = {args.steps_per_call} steps per call")  # fmt: skip
     widths = (30, 10, 10, 10, 11, 9, 12, 10, 8)
@@ -141,19 +237,43 @@ def main() -> None:
                     f"{hours:.0f} h/model", f"{reference:.0f}" if reference else "",
                     f"{images / reference:.2f}" if reference else "",
                 ), widths), flush=True)  # fmt: skip
-    print(f"\nencoder forward, batch {ENCODE_BATCH}, one model (images/s)")
-    for architecture in args.architectures.split(","):
-        torch_rate = None
-        if torch_reference:
-            torch_rate = torch_reference.time_encode(
-                architecture, data.channels, ENCODE_BATCH, threads=threads
-            )["images_per_s"]
-        for conv in args.convs.split(","):
-            rate = measure_encoding(data, architecture, conv)
-            line = f"{architecture} {convolutions.resolve(conv)}: {rate:.0f}"
-            if torch_rate:
-                line += f"   torch {torch_rate:.0f}   ratio {rate / torch_rate:.2f}"
-            print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--architectures", default="paper,dlib")
+    parser.add_argument("--convs", default="auto")
+    parser.add_argument("--sweeps", default="1,4")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps_per_call", type=int, default=16)
+    parser.add_argument("--calls", type=int, default=2)
+    parser.add_argument("--against", choices=["torch"], default=None)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--encode_calls", type=int, default=3)
+    parser.add_argument("--encode_only", action="store_true", help="only the encoder table")
+    parser.add_argument("--in_flight", type=int, default=0, help="0: one per CPU core")
+    args = parser.parse_args()
+    data = registry.load("procedural_dsprites")
+    threads = os.cpu_count()
+    torch_reference = None
+    if args.against == "torch":
+        import torch_reference  # noqa: PLC0415 (optional: needs torch)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {threads} CPUs, "
+        f"{jax.device_count()} x {jax.devices()[0].device_kind}; jax {jax.__version__}"
+        + (
+            f", torch {torch_reference.torch.__version__} ({threads} threads)"
+            if torch_reference
+            else ""
+        )
+        + f"; {time.strftime('%Y-%m-%d')}"
+    )
+    if not args.encode_only:
+        training_table(data, args, torch_reference, threads)
+    encoder_table(
+        data, args.architectures.split(","), args.convs.split(","), args.rounds,
+        args.encode_calls, torch_reference, threads, args.in_flight or threads,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

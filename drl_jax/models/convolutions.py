@@ -21,13 +21,18 @@ Every formulation computes flax's `nn.Conv` (stride 1 or 2) and `nn.ConvTranspos
   widening ones by XLA's convolution (each the faster on XLA:CPU, where convolutions
   run on one thread and matmuls on all cores); its input gradient is again a
   forward-type 2x2 conv and its kernel gradient four matmuls: no backward-filter
-  convolution, the op XLA:CPU runs slowly (worst inside loops).
+  convolution, the op XLA:CPU runs slowly (worst inside loops). A 4x4 stride-2 conv
+  that is evaluated but not differentiated (encoding, evaluation) is XLA's convolution,
+  the faster forward pass on XLA:CPU; differentiated, it is the space-to-depth conv,
+  forward and backward (a `custom_vjp`: the train step's program is unchanged).
 
 `FORMULATIONS` lists them; "auto" (`resolve`) picks, per backend, the one measured
 fastest (benchmarks/bench_train.py, README "Speed").
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -79,6 +84,8 @@ def conv(
     if formulation == "patches":
         return _patches_conv(x, kernel, stride, padding)
     if formulation == "s2d":
+        if kernel.shape[:2] == (4, 4) and stride == 2:
+            return _s2d_conv_4x4(x, kernel, tuple(map(tuple, padding)))
         return _s2d_conv(x, kernel, stride, padding)
     raise ValueError(f"Unknown conv formulation {formulation!r}; valid: {FORMULATIONS}.")
 
@@ -222,6 +229,27 @@ def _s2d_conv(x, kernel, stride, padding):
     if (kh, kw) != (4, 4):
         raise ValueError(f"s2d: stride-2 convs must be 2x2 or 4x4, got kernel {kernel.shape}.")
     return conv2x2(u, kernel2)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _s2d_conv_4x4(x: jax.Array, kernel: jax.Array, padding: Padding) -> jax.Array:
+    """The s2d formulation's 4x4 stride-2 conv. Evaluated without a gradient (encoding),
+    its value is XLA's convolution, the faster forward on XLA:CPU for these shapes;
+    differentiated, it is the space-to-depth conv (`_s2d_conv`), forward and backward,
+    whose gradient never runs a backward-filter convolution."""
+    return jax.lax.conv_general_dilated(x, kernel, (2, 2), padding, dimension_numbers=_DIMENSIONS)
+
+
+def _s2d_conv_4x4_forward(x, kernel, padding):
+    return jax.vjp(lambda x, kernel: _s2d_conv(x, kernel, 2, padding), x, kernel)
+
+
+def _s2d_conv_4x4_backward(padding, vjp, dy):
+    del padding
+    return vjp(dy)
+
+
+_s2d_conv_4x4.defvjp(_s2d_conv_4x4_forward, _s2d_conv_4x4_backward)
 
 
 def _s2d_conv_transpose(x, kernel):

@@ -8,6 +8,9 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import accelerator  # noqa: E402
+import bench_evaluate  # noqa: E402
+
+from drl_jax import metrics  # noqa: E402
 
 
 def _table(text: str, heading: str) -> list[list[str]]:
@@ -40,8 +43,20 @@ def test_accelerator_benchmark_writes_every_part(tmp_path, monkeypatch):
     evaluation = _table(text, "## Evaluation")
     assert len(evaluation) == 3 and all(float(r[1]) > 0 for r in evaluation)
     assert re.search(r"calls of \d+ models x \d+ images", evaluation[0][0])
-    suite = _table(text, "## Metric suite")
-    assert [r[0] for r in suite] == ["omes", "mig", "dci", "sap", "modularity", "downstream",
-                                     "total"]  # fmt: skip
-    total = sum(float(r[1]) for r in suite[:-1])
-    assert abs(float(suite[-1][1]) - total) <= 0.1 * len(suite)
+    # The default suite, per model: the encoding stages, every metric of DEFAULT, the total
+    # (their sum), the compilation and the projection to 100 checkpoints.
+    suite = _table(text, "## The evaluate job's default suite")
+    parts = [r[0] for r in suite]
+    assert parts[0].startswith("encode 300 samples") and parts[1].startswith("encode 20 OMES")
+    assert parts[3:-3] == list(metrics.DEFAULT)
+    assert parts[-3:] == ["total per model", "compilation, once", "100 checkpoints"]
+    seconds = [float(r[1]) for r in suite[:-3]]
+    assert abs(float(suite[-3][1]) - sum(seconds)) <= 0.05 * len(seconds) + 0.1
+    images = {r[0]: int(r[2].replace(",", "")) for r in suite[:-3] if r[2]}
+    assert images["beta_vae"] == bench_evaluate.beta_vae_images(sizes.suite_options)
+    assert images["factor_vae"] == bench_evaluate.factor_vae_images(sizes.suite_options)
+    # 100 x (the evaluation's encoding per model + the suite's metrics) + compilation once.
+    encode = sum(float(r[1]) for r in evaluation) / sizes.eval_models
+    expected = 100 * (encode + sum(seconds[3:])) + float(suite[-2][1])
+    tolerance = 100 * 0.05 * len(seconds) + 0.01 * expected + 1
+    assert abs(float(suite[-1][1]) - expected) <= tolerance

@@ -143,6 +143,30 @@ def test_conv_transpose_equals_flax_conv_transpose(formulation, height, cin, cou
     _assert_same_values_and_gradients(ours, theirs, params, x)
 
 
+@pytest.mark.parametrize(
+    "height, cin, cout, padding",
+    [(64, 3, 32, ((1, 1), (1, 1))), (32, 32, 64, "SAME"), (9, 3, 5, "SAME")],
+)
+def test_s2d_value_under_differentiation_equals_flax_conv(height, cin, cout, padding):
+    # s2d's 4x4 stride-2 convs evaluate by XLA's convolution unless differentiated; the
+    # value a vjp (the train step) computes is the space-to-depth forward's.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(2, height, height, cin)).astype(np.float32)
+    params = {
+        "params": {
+            "kernel": rng.normal(size=(4, 4, cin, cout)).astype(np.float32),
+            "bias": rng.normal(size=(cout,)).astype(np.float32),
+        }
+    }
+    expected = nn.Conv(cout, (4, 4), (2, 2), padding=padding).apply(params, x)
+    ours = architectures.Conv(cout, 4, 2, padding, conv="s2d").apply
+    under_vjp = jax.jit(lambda p, x: jax.vjp(ours, p, x)[0])(params, x)
+    plain = jax.jit(ours)(params, x)
+    scale = float(jnp.max(jnp.abs(expected)))
+    np.testing.assert_allclose(under_vjp, expected, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(plain, expected, rtol=0, atol=1e-5 * scale)
+
+
 def test_auto_formulation_per_backend():
     assert convolutions.resolve("auto", "gpu") == convolutions.resolve("auto", "tpu") == "native"
     assert convolutions.resolve("auto", "cpu") == convolutions.AUTO["cpu"]
