@@ -25,13 +25,15 @@ batch 500, the same images on both sides, PyTorch in eval mode under inference_m
 `--rounds` rounds (default 7), each timing `--encode_calls` batches of every side back
 to back, the side that goes first rotating. One call per side is no measurement on a
 machine whose cores other work shares: a round's ratio compares the sides under the
-same load. The sides: drl_jax, one call at a time; drl_jax with `--in_flight` calls at
-once from as many host threads (default: one per core; XLA:CPU runs each convolution on
-one thread, so one call leaves cores idle; the evaluate job's `eval.workers` threads
-run the BetaVAE and FactorVAE encoders of several models so); PyTorch. Printed per
-architecture and formulation: each side's median images/s, the median of the per-round
-ratios drl_jax / PyTorch with their spread (min-max), and the load average before and
-after. `--encode_only` skips the training table.
+same load. The sides: drl_jax (`encoding.encode_means`, which on CPU runs the batch in
+blocks of `architectures.INFERENCE_BLOCK` images, one call at a time); drl_jax with
+`--in_flight` calls at once from as many host threads (default: one per core; XLA:CPU
+runs each convolution on one thread, so one call leaves cores idle; the evaluate job's
+`eval.workers` threads run the encoders of several models so); PyTorch on the whole
+batch, as a user calls it; PyTorch over the same blocks as drl_jax (its best batch
+size: blocks help it too). Printed per architecture and formulation: each side's median
+images/s, the median of the per-round ratios with their spread (min-max), and the load
+average before and after. `--encode_only` skips the training table.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import numpy as np
 from drl_jax.data import registry
 from drl_jax.evaluation import encoding
 from drl_jax.models import convolutions
-from drl_jax.models.architectures import make_vae
+from drl_jax.models.architectures import INFERENCE_BLOCK, make_vae
 from drl_jax.models.methods import get_method
 from drl_jax.train.state import create_sweep_state, create_train_state, make_optimizer
 from drl_jax.train.step import flops_per_step, make_sweep_train_steps
@@ -110,9 +112,10 @@ def _seconds(run, calls: int) -> float:
     return time.perf_counter() - start
 
 
-def torch_encoder_forward(torch_reference, architecture: str, images: np.ndarray):
+def torch_encoder_forward(torch_reference, architecture: str, images: np.ndarray, block=None):
     """run() for benchmarks/torch_reference.py's encoder on the same images (NCHW), eval
-    mode, under inference_mode; seeded, warmed up."""
+    mode, under inference_mode, the batch whole or in blocks of `block` images; seeded,
+    warmed up."""
     torch = torch_reference.torch
     torch.manual_seed(0)
     model = torch_reference.make_model(architecture, images.shape[-1]).eval()
@@ -121,7 +124,9 @@ def torch_encoder_forward(torch_reference, architecture: str, images: np.ndarray
 
     def run():
         with torch.inference_mode():
-            return model.encode_mean(x)
+            if block is None:
+                return model.encode_mean(x)
+            return torch.cat([model.encode_mean(part) for part in x.split(block)])
 
     for _ in range(2):
         run()
@@ -151,15 +156,19 @@ def encoder_table(
     data, architectures, convs, rounds, calls, torch_reference, threads, in_flight
 ) -> None:
     """Prints the interleaved encoder-forward comparison (module docstring)."""
+    block = INFERENCE_BLOCK.get(jax.default_backend())
     print(
         f"\nencoder forward, batch {ENCODE_BATCH}, one model: {rounds} rounds of {calls} "
         f"batches per side, order rotating; load average before {os.getloadavg()[0]:.1f}"
     )
-    widths = (22, 10, 12, 10, 20, 20)
-    header = ["case", "drl_jax", f"{in_flight} at once", "torch", "ratio", "ratio, at once"]
-    print(_row(header, widths))
-    print(_row(["", "images/s", "images/s", "images/s", "median (min-max)",
-                "median (min-max)"], widths))  # fmt: skip
+    sides = {"jax": "drl_jax", "at once": f"{in_flight} at once", "torch": "torch"}
+    if torch_reference and block:
+        sides["torch blocks"] = f"torch {block}s"
+    ratios = [("jax", "torch"), ("jax", "torch blocks"), ("at once", "torch blocks")]
+    ratios = [(a, b) for a, b in ratios if a in sides and b in sides]
+    widths = (22,) + (12,) * len(sides) + (24,) * len(ratios)
+    print(_row(["case", *sides.values()] + [f"{sides[a]}/{sides[b]}" for a, b in ratios], widths))
+    print(_row([""] + ["images/s"] * len(sides) + ["median (min-max)"] * len(ratios), widths))
     previous = None
     if torch_reference:
         previous = torch_reference.torch.get_num_threads()
@@ -174,24 +183,19 @@ def encoder_table(
                     for future in [pool.submit(run) for _ in range(in_flight)]:
                         future.result()
 
-                runs = {"jax": (run, len(images))}
-                if in_flight > 1:
-                    runs["at once"] = (at_once, in_flight * len(images))
+                runs = {"jax": (run, len(images)), "at once": (at_once, in_flight * len(images))}
                 if torch_reference:
-                    torch_run = torch_encoder_forward(torch_reference, architecture, images)
-                    runs["torch"] = (torch_run, len(images))
+                    for side, side_block in (("torch", None), ("torch blocks", block)):
+                        if side in sides:
+                            torch_run = torch_encoder_forward(
+                                torch_reference, architecture, images, side_block
+                            )
+                            runs[side] = (torch_run, len(images))
                 rates = compare_encoding(runs, rounds, calls)
                 name = convolutions.resolve(conv) + (" (auto)" if conv == "auto" else "")
-                cells = [f"{architecture} {name}"] + [
-                    f"{np.median(rates[k]):.0f}" if k in rates else ""
-                    for k in ("jax", "at once", "torch")
-                ]
-                for side in ("jax", "at once"):
-                    if torch_reference and side in rates:
-                        ratios = [a / b for a, b in zip(rates[side], rates["torch"], strict=True)]
-                        cells.append(spread(ratios))
-                    else:
-                        cells.append("")
+                cells = [f"{architecture} {name}"] + [f"{np.median(rates[k]):.0f}" for k in sides]
+                for a, b in ratios:
+                    cells.append(spread([x / y for x, y in zip(rates[a], rates[b], strict=True)]))
                 print(_row(cells, widths), flush=True)
     finally:
         pool.shutdown()

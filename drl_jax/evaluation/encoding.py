@@ -22,7 +22,7 @@ from tqdm import tqdm
 from drl_jax.data import pairs
 from drl_jax.data.ground_truth import IMAGE_SIZE, GridData, GroundTruthData
 from drl_jax.models import losses
-from drl_jax.models.architectures import VAE, over_models
+from drl_jax.models.architectures import VAE, in_blocks, over_models
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -38,13 +38,17 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, keys: jax.Array)
 
     def one(model):
         model_variables, model_key = model
-        mean, logvar = vae.apply(model_variables, images, False, method="encode")
+        mean, logvar = encode_in_blocks(vae, model_variables, images)
         z = losses.sample_gaussian(model_key, mean, logvar)
-        logits = vae.apply(model_variables, z, False, method="decode")
+
+        def reconstruction(codes, targets):
+            logits = vae.apply(model_variables, codes, False, method="decode")
+            return losses.bernoulli_reconstruction(logits, targets)
+
         return {
             "mean": mean,
             "sampled": z,
-            "reconstruction": losses.bernoulli_reconstruction(logits, images),
+            "reconstruction": in_blocks(reconstruction, z, images),
             "kl_per_dim": losses.gaussian_kl(mean, logvar),
         }
 
@@ -54,7 +58,13 @@ def encode_images(vae: VAE, variables: dict, images: jax.Array, keys: jax.Array)
 @functools.partial(jax.jit, static_argnums=0)
 def encode_means(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
     """Encoder means float32 [M, B, d] of images [B, 64, 64, C] under M stacked models."""
-    return over_models(vae, lambda v: vae.apply(v, images, False, method="encode")[0])(variables)
+    return over_models(vae, lambda v: encode_in_blocks(vae, v, images)[0])(variables)
+
+
+def encode_in_blocks(vae: VAE, variables: dict, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One model's (mean, log-variance) float32 [B, d] of images [B, 64, 64, C], evaluation
+    mode, in the backend's inference blocks (architectures.in_blocks)."""
+    return in_blocks(lambda x: vae.apply(variables, x, False, method="encode"), images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +105,8 @@ def plan_chunks(vae: VAE, num_models: int, channels: int, chunk_size: int, budge
     """The largest calls within `budget` bytes: up to chunk_size images, as many models as fit.
 
     Bytes grow linearly in the models of a call (vmapped models hold their buffers side by
-    side, models in sequence share theirs) and in its images: measured on calls of 2 and 4
-    models (XLA's count), with fewer images where 2 models do not fit. Planned once per
-    shape in a process.
+    side, models in sequence share theirs): measured on calls of 2 and 4 models (XLA's
+    count), with fewer images where 2 models do not fit. Planned once per shape in a process.
     """
 
     def probe(images):
@@ -105,7 +114,7 @@ def plan_chunks(vae: VAE, num_models: int, channels: int, chunk_size: int, budge
 
     images = chunk_size
     two, four = probe(images)
-    if two > budget:
+    while two > budget and images > 1:  # part of the bytes does not shrink with the images
         images = max(1, int(0.9 * images * budget / two))
         two, four = probe(images)
     per_model = max((four - two) / 2, 1.0)

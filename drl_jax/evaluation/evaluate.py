@@ -266,7 +266,7 @@ def _omes_arrays(
 
 
 def _encode_means(vae, model_variables, images):
-    return vae.apply(model_variables, images, False, method="encode")[0]
+    return encoding.encode_in_blocks(vae, model_variables, images)[0]
 
 
 def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, options) -> None:
