@@ -15,6 +15,8 @@ drl_jax/evaluation/evaluate.py runs them, with `EvaluationSettings()` (the defau
 * encode the samples with all M models (means, posterior draws, the ELBO's decoder
   pass), in calls of models x images planned within the memory budget;
 * encode the OMES intervention pairs, and OMES of all M models in one call;
+* where the downstream MLPs are the jax ones (`mlp_backend` "auto" on GPU and TPU), train
+  those of all M models in one program, as the job does (timed with its compilation);
 * score every model: `drl_jax.metrics.score` on `MetricInputs` built as the job's
   `_evaluate_one` builds them (the encoder as a `Partial`, the group's OMES arrays,
   the ELBO terms), which returns each metric's wall seconds; the models on
@@ -65,7 +67,7 @@ from threadpoolctl import threadpool_limits
 
 from drl_jax import metrics
 from drl_jax.data import registry
-from drl_jax.evaluation import encoding
+from drl_jax.evaluation import encoding, evaluate
 from drl_jax.evaluation.evaluate import EvaluationSettings
 from drl_jax.metrics import _beta_vae, _factor_vae, interventions
 from drl_jax.models import convolutions
@@ -150,10 +152,6 @@ def scaled(options: metrics.MetricOptions, fraction: float) -> metrics.MetricOpt
     )
 
 
-def _encode_means(vae, model_variables, images):
-    return vae.apply(model_variables, images, False, method="encode")[0]
-
-
 @dataclasses.dataclass
 class Row:
     """One stage or metric: seconds and images encoded per model at the settings asked
@@ -225,8 +223,16 @@ def evaluation_costs(
             2 * per_fov * data.space.num_factors),
         Row(f"OMES of the {models} models, one call", omes_s / models),
     ]  # fmt: skip
+    mlp_accuracy = [None] * models
+    if evaluate.mlps_in_one_program(settings):  # the jax MLPs: GPU and TPU by default
+        mlp_accuracy, mlps_s = once(
+            lambda: evaluate.mlp_accuracies(encoded["mean"], factors, omes, settings)
+        )
+        rows.append(Row(f"downstream MLPs of the {models} models, one program", mlps_s / models,
+                        note="with its compilation"))  # fmt: skip
+    group_rows = len(rows)  # the stages run once for all models; the metrics follow per model
 
-    encode_means = functools.partial(_encode_means, vae)  # one per group: one compile
+    encode_means = functools.partial(encoding.encoder_means, vae)  # as the job's
     names = tuple(data.factor_names)
 
     def inputs(m: int) -> metrics.MetricInputs:
@@ -244,6 +250,7 @@ def evaluation_costs(
                 "reconstruction": encoded["reconstruction"][m],
                 "kl": encoded["kl_per_dim"][m].sum(axis=-1),
             },
+            mlp_accuracy=mlp_accuracy[m],
         )
 
     defaults = settings.options
@@ -283,8 +290,8 @@ def evaluation_costs(
             f"{fit_full:.2f} s"
         )
         rows.append(Row(name, estimate, full_images, note))
-    metrics_s = sum(r.seconds for r in rows[3:]) / at_once
-    encode_s = sum(r.seconds for r in rows[:3])
+    metrics_s = sum(r.seconds for r in rows[group_rows:]) / at_once
+    encode_s = sum(r.seconds for r in rows[:group_rows])
     return {
         "rows": rows,
         "metrics_s": metrics_s,

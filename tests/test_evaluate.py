@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from conftest import load_config
 
+from drl_jax import metrics
 from drl_jax.data import registry
 from drl_jax.errors import UsageError
-from drl_jax.evaluation import evaluate_models
+from drl_jax.evaluation import evaluate_models, representations
 from drl_jax.jobs import common
 from drl_jax.jobs import evaluate as evaluate_job
 from drl_jax.jobs.evaluate import find_model_dirs
@@ -275,3 +276,28 @@ def test_damaged_checkpoint_is_named(models, tmp_path, damage):
         (item / "_METADATA").unlink()
     with pytest.raises(UsageError, match=r"checkpoints/0 is not a readable checkpoint .*'model'"):
         ckpt.load_variables(folder)
+
+
+def test_jax_mlps_of_all_models_in_one_program_equal_each_models_own(models, tmp_path):
+    """With the jax MLPs the downstream task trains every model's nets in one program per
+    chunk of models: each model's accuracies are those of its own nets trained alone
+    (`downstream` on its written codes), whatever the chunks (workers)."""
+    block = eval_block(load_config("evaluate", "quick").eval)
+    block.metrics, block.classifiers, block.mlp_backend = ("downstream",), ("mlp",), "jax"
+    data = registry.load("procedural_dsprites")
+    runs = {}
+    for workers in (1, 2):  # the group of three in one program; chunks of two and one
+        block.workers = workers
+        outs = [tmp_path / str(workers) / m.name for m in models]
+        runs[workers] = evaluate_models(models, data, outs, common.evaluation_settings(block))
+    for one, two in zip(runs[1].metrics, runs[2].metrics, strict=True):
+        assert one["downstream"] == two["downstream"]
+    codes, factors, _ = representations.read(tmp_path / "1" / "m2")
+    pruned = runs[1].metrics[2]["downstream"]["pruned_dims"]
+    alone = metrics.downstream(
+        codes[:400], factors[:400], codes[400:], factors[400:],
+        dims_per_fov={j: dims for j, dims in enumerate(pruned) if dims},
+        classifiers=("mlp",), mlp_backend="jax",
+    )  # fmt: skip
+    assert alone == runs[1].metrics[2]["downstream"]
+    assert len({m["downstream"]["mlp_full"] for m in runs[1].metrics}) == 3  # models differ

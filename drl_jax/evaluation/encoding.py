@@ -61,6 +61,12 @@ def encode_means(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
     return over_models(vae, lambda v: encode_in_blocks(vae, v, images)[0])(variables)
 
 
+def encoder_means(vae: VAE, variables: dict, images: jax.Array) -> jax.Array:
+    """One model's encoder means float32 [B, d] of images [B, 64, 64, C] (evaluation mode,
+    in inference blocks): the encoder BetaVAE and FactorVAE call, under their jit."""
+    return encode_in_blocks(vae, variables, images)[0]
+
+
 def encode_in_blocks(vae: VAE, variables: dict, images: jax.Array) -> tuple[jax.Array, jax.Array]:
     """One model's (mean, log-variance) float32 [B, d] of images [B, 64, 64, C], evaluation
     mode, in the backend's inference blocks (architectures.in_blocks)."""

@@ -2,12 +2,13 @@
 
 Models are grouped by architecture; each group's parameters are stacked and the
 encoder is vmapped over the model axis (`encoding`), so every model sees the same
-samples and interventions. OMES is computed for all models of a group in one
-call; the other metrics follow per model (`drl_jax.metrics.score`), on `workers`
-threads: the device encodes the next models while the host's cores score the last
-ones, and a model's numbers do not depend on the models it is evaluated with (its
-posterior draws use a key of its own checkpoint). UDR, which ranks the models of one
-setting against each other, follows once every model is scored (`udr_step`). Each model's
+samples and interventions. OMES, and the downstream task's MLPs where they are the
+jax ones (`mlp_backend` "jax", or "auto" on GPU and TPU), are computed for all models
+of a group in one call; the other metrics follow per model (`drl_jax.metrics.score`),
+on `workers` threads: the device encodes the next models while the host's cores score
+the last ones, and a model's numbers do not depend on the models it is evaluated with
+(its posterior draws use a key of its own checkpoint). UDR, which ranks the models of
+one setting against each other, follows once every model is scored (`udr_step`). Each model's
 output folder gets representations.npz, classes.csv, association_matrix.csv/.png
 and metrics.json (docs/workdir.md). metrics.json records the request it answers
 (drl_jax.workdir.records): a finished result is reused only when that request equals
@@ -43,10 +44,13 @@ from drl_jax.evaluation import association, encoding, representations, udr_step
 from drl_jax.evaluation.settings import EvaluationSettings
 from drl_jax.metrics import (
     MetricInputs,
+    mlp,
     omes_arrays,
     omes_from_pair_codes,
     score,
 )
+from drl_jax.metrics._downstream import resolve_mlp_backend
+from drl_jax.metrics.registry import downstream_mlp_nets
 from drl_jax.models.card import ModelCard, read_card
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.workdir import layout, read_json, records, write_config, write_json
@@ -206,6 +210,7 @@ class _Group:
     encoded: dict[str, np.ndarray]  # encoding.encode_images' dict, [M, N, ...]
     factors: np.ndarray  # int [N, F]
     omes: dict[str, np.ndarray] | None  # OMES arrays [M, ...]
+    mlp_accuracy: list[dict] | None  # per model, the downstream jax MLPs' accuracies
     key: jax.Array
 
 
@@ -236,8 +241,34 @@ def _encode_group(models, data, settings: EvaluationSettings) -> _Group:
     if {"omes", "downstream"} & set(settings.metrics):
         omes_key = jax.random.fold_in(key, 7)
         omes = _omes_arrays(vae, variables, data, omes_key, encoded, factors, settings, chunks)
-    encode_means = functools.partial(_encode_means, vae)  # one per group: one compilation
-    return _Group(encode_means, variables, dataset, data, encoded, factors, omes, key)
+    mlp_accuracy = None
+    if mlps_in_one_program(settings):
+        mlp_accuracy = mlp_accuracies(encoded["mean"], factors, omes, settings)
+    encode_means = functools.partial(encoding.encoder_means, vae)  # one compile per group
+    return _Group(encode_means, variables, dataset, data, encoded, factors, omes, mlp_accuracy, key)
+
+
+def mlps_in_one_program(settings: EvaluationSettings) -> bool:
+    """Whether the downstream task's MLPs are the jax ones, trained for all models of a
+    group in one device program rather than per model on the host."""
+    options = settings.options
+    return (
+        "downstream" in settings.metrics
+        and "mlp" in options.classifiers
+        and resolve_mlp_backend(options.mlp_backend) == "jax"
+    )
+
+
+def mlp_accuracies(codes, factors, omes, settings: EvaluationSettings) -> list[dict]:
+    """The downstream jax MLPs of M models (codes [M, N, d], factors [N, F], OMES arrays
+    [M, ...]) in one program: per model, ("mlp", variant, j) -> test accuracy."""
+    options, num_train = settings.options, settings.num_train
+    per_model = [{name: value[m] for name, value in omes.items()} for m in range(len(codes))]
+    nets = [downstream_mlp_nets(model_omes, codes.shape[2], options) for model_omes in per_model]
+    return mlp.mlp_accuracy_models(
+        codes[:, :num_train], factors[:num_train], codes[:, num_train:], factors[num_train:],
+        nets, options.seed,
+    )  # fmt: skip
 
 
 def _omes_arrays(
@@ -265,10 +296,6 @@ def _omes_arrays(
     return jax.tree.map(np.asarray, batched)
 
 
-def _encode_means(vae, model_variables, images):
-    return encoding.encode_in_blocks(vae, model_variables, images)[0]
-
-
 def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, options) -> None:
     """Scores model m of a group and writes its folder; metrics.json last (it marks it done)."""
     model_variables = jax.tree.map(lambda x: x[m], group.variables)
@@ -287,6 +314,7 @@ def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, optio
             "reconstruction": group.encoded["reconstruction"][m],
             "kl": group.encoded["kl_per_dim"][m].sum(axis=-1),
         },
+        mlp_accuracy=None if group.mlp_accuracy is None else group.mlp_accuracy[m],
     )
     results, seconds = score(inputs, settings.metrics, options)
     if "udr" in settings.metrics:  # the ranking itself needs every model (udr_step)

@@ -121,6 +121,7 @@ def downstream(
     seed: int = 0,
     n_jobs: int = -1,
     gbts: Sequence[dci.GBT] | None = None,
+    mlp_accuracy: Mapping[tuple[str, str, int], float] | None = None,
 ) -> dict[str, float | list | None]:
     """Per-FoV test accuracy of GBT and MLP classifiers on full and pruned codes.
 
@@ -137,6 +138,9 @@ def downstream(
       gbts: F GBTs of `gbt_backend` ("exact" or "lightgbm") already fitted on
         (codes_train, factors_train) with this seed, e.g. `dci.fit_gbts`'s; they give
         `gbt_full` without refitting.
+      mlp_accuracy: the jax MLPs' test accuracies ("mlp", variant, j) -> float already
+        computed on these codes, e.g. by `mlp.mlp_accuracy_models` for many models in one
+        program, on the nets of `mlp_nets`; used where mlp_backend resolves to "jax".
 
     Returns:
       For each classifier k and variant v in ("full", "pruned" if dims_per_fov is
@@ -151,24 +155,51 @@ def downstream(
     mlp_backend = resolve_mlp_backend(mlp_backend)
     if gbts is not None:
         _check_gbts(gbts, gbt_backend, num_factors, num_codes)
-    variants = {"full": [list(range(num_codes))] * num_factors}
-    if dims_per_fov is not None:
-        variants["pruned"] = pruned_dims(dims_per_fov, num_codes, num_factors, pruning)
+    variants = _variants(num_codes, num_factors, dims_per_fov, pruning)
     accuracy = _sklearn_accuracies(
         train, test, variants, classifiers, gbt_backend, mlp_backend, seed, n_jobs, gbts
     )
     if "mlp" in classifiers and mlp_backend == "jax":
-        dims_of_net = {
-            (variant, j): dims
-            for variant, dims_of in variants.items()
-            for j, dims in enumerate(dims_of)
-            if dims
-        }
-        accuracy |= mlp.mlp_accuracy(train, test, dims_of_net, seed)
+        nets = mlp_nets(num_codes, num_factors, dims_per_fov, pruning)
+        if mlp_accuracy is None:
+            mlp_accuracy = mlp.mlp_accuracy(train, test, nets, seed)
+        elif set(mlp_accuracy) != {("mlp", *net) for net in nets}:
+            raise ValueError(
+                f"mlp_accuracy must hold the accuracies of the nets {sorted(nets)} "
+                f"(mlp_nets), got {sorted(mlp_accuracy)}."
+            )
+        accuracy |= mlp_accuracy
     if gbts is not None and "gbt" in classifiers:
         for j, model in enumerate(gbts):
             accuracy["gbt", "full", j] = float(np.mean(model.predict(test[0]) == test[1][:, j]))
     return _summary(accuracy, classifiers, variants, num_factors)
+
+
+def _variants(
+    num_codes: int, num_factors: int, dims_per_fov: Mapping[int, Sequence[int]] | None, pruning
+) -> dict[str, list[list[int]]]:
+    """variant -> the dimensions each of the F FoVs sees: "full" all, "pruned" (when
+    dims_per_fov is given) `pruned_dims`'."""
+    variants = {"full": [list(range(num_codes))] * num_factors}
+    if dims_per_fov is not None:
+        variants["pruned"] = pruned_dims(dims_per_fov, num_codes, num_factors, pruning)
+    return variants
+
+
+def mlp_nets(
+    num_codes: int,
+    num_factors: int,
+    dims_per_fov: Mapping[int, Sequence[int]] | None = None,
+    pruning: str = "per_fov",
+) -> dict[mlp.Net, list[int]]:
+    """The MLPs `downstream` trains with these arguments: (variant, FoV j) -> the dimensions
+    net reads (nets with none left out): `mlp.mlp_accuracy_models`' dims_of_net of one model."""
+    return {
+        (variant, j): dims
+        for variant, dims_of in _variants(num_codes, num_factors, dims_per_fov, pruning).items()
+        for j, dims in enumerate(dims_of)
+        if dims
+    }
 
 
 def _check_backends(classifiers: Sequence[str], gbt_backend: str, mlp_backend: str) -> None:

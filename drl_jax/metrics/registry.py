@@ -49,9 +49,9 @@ class MetricOptions:
       pruning: pruned downstream inputs: "per_fov" (the paper) or "union" (the reference).
       classifiers: downstream classifiers, a subset of ("gbt", "mlp").
       gbt_backend: "exact" (sklearn) or "lightgbm" (README, "The metric suite").
-      mlp_backend: "sklearn", "jax" (every net of a model in one jitted program: the
-        sklearn protocol, README "The metric suite") or "auto": jax on GPU and TPU,
-        sklearn on CPU.
+      mlp_backend: "sklearn", "jax" (sklearn's protocol, every net of a model, or in the
+        evaluation of all models encoded together, in one jitted program; README "The
+        metric suite") or "auto": jax on GPU and TPU, sklearn on CPU.
       beta_vae_train, beta_vae_eval: BetaVAE points.
       factor_vae_train, factor_vae_eval, factor_vae_variance: FactorVAE points and the
         images of its global variance estimate.
@@ -112,6 +112,9 @@ class MetricInputs:
         `omes_from_pair_codes`), when computed for many models at once; otherwise OMES
         and each FoV's OMES-best dimension come from pairs mined in the labels.
       elbo_terms: `reconstruction` and `kl` float [N] (nats, beta = 1), from encoding.
+      mlp_accuracy: the downstream task's jax-MLP test accuracies, when trained for many
+        models in one program (`downstream_mlp_nets`, `mlp.mlp_accuracy_models`); otherwise
+        the downstream metric trains this model's own.
     """
 
     codes: np.ndarray
@@ -123,6 +126,7 @@ class MetricInputs:
     key: jax.Array | None = None
     omes: Mapping[str, np.ndarray] | None = None
     elbo_terms: Mapping[str, np.ndarray] | None = None
+    mlp_accuracy: Mapping[tuple[str, str, int], float] | None = None
 
     def __post_init__(self):
         num_samples, num_factors = np.shape(self.factors)[0], np.shape(self.factors)[-1]
@@ -198,14 +202,28 @@ def _dci_metric(inputs: MetricInputs, options: MetricOptions, shared: Shared) ->
     return _dci.dci(*inputs.train, *inputs.test, seed=options.seed, gbts=shared.gbts)
 
 
+def _pruned_dims_per_fov(omes: Mapping[str, np.ndarray]) -> dict[int, list[int]]:
+    """What the pruned downstream task keeps: each FoV's OMES-best dimension, if any."""
+    return {j: [int(h)] for j, h in enumerate(omes["best_dim"]) if h >= 0}
+
+
+def downstream_mlp_nets(
+    omes: Mapping[str, np.ndarray], num_codes: int, options: MetricOptions
+) -> dict[tuple[str, int], list[int]]:
+    """The downstream metric's MLPs for a model with these OMES arrays (one model's):
+    (variant, FoV j) -> the dimensions each reads, as `mlp.mlp_accuracy_models` takes them."""
+    num_factors = len(omes["best_dim"])
+    dims_per_fov = _pruned_dims_per_fov(omes)
+    return _downstream.mlp_nets(num_codes, num_factors, dims_per_fov, options.pruning)
+
+
 def _downstream_metric(
     inputs: MetricInputs, options: MetricOptions, shared: Shared
 ) -> dict[str, Any]:
-    best = shared.omes_arrays["best_dim"]
     return _downstream.downstream(
         *inputs.train,
         *inputs.test,
-        dims_per_fov={j: [int(h)] for j, h in enumerate(best) if h >= 0},
+        dims_per_fov=_pruned_dims_per_fov(shared.omes_arrays),
         pruning=options.pruning,
         classifiers=options.classifiers,
         gbt_backend=options.gbt_backend,
@@ -213,6 +231,7 @@ def _downstream_metric(
         seed=options.seed,
         n_jobs=options.n_jobs,
         gbts=shared.gbts if "gbt" in options.classifiers else None,
+        mlp_accuracy=inputs.mlp_accuracy,
     )
 
 
