@@ -17,25 +17,27 @@ drl_jax/evaluation/evaluate.py runs them, with `EvaluationSettings()` (the defau
 * encode the OMES intervention pairs, and OMES of all M models in one call;
 * where the downstream MLPs are the jax ones (`mlp_backend` "auto" on GPU and TPU), train
   those of all M models in one program, as the job does (timed with its compilation);
+* draw BetaVAE's and FactorVAE's points for all M models (`encoding.
+  encode_intervention_points`: each call's images rendered once and encoded by every
+  model of the call);
 * score every model: `drl_jax.metrics.score` on `MetricInputs` built as the job's
   `_evaluate_one` builds them (the encoder as a `Partial`, the group's OMES arrays,
-  the ELBO terms), which returns each metric's wall seconds; the models on
-  `--workers` threads as the job's `eval.workers` (0, the job's default: one per CPU
-  core, each model's classifiers and BLAS then on cores // workers threads). M
-  defaults to max(2, workers): one group of the job, which encodes `workers` models
-  at a time.
+  points and MLP accuracies, the ELBO terms), which returns each metric's wall seconds;
+  the models on `--workers` threads as the job's `eval.workers` (0, the job's default:
+  one per CPU core, each model's classifiers and BLAS then on cores // workers
+  threads). M defaults to max(2, workers): one group of the job, which encodes
+  `workers` models at a time.
 
 BetaVAE and FactorVAE encode about 2.9 million images per model at the defaults
 (10,000 + 5,000 points of 64 pairs; 10,000 + 5,000 points of 64 images plus 10,000
 for the global variances, each rounded up to whole chunks of 64 points or 4,096
-images): `--fraction` (default 0.1) runs them at that share of the points and
-variance images, and their cost at the defaults is extrapolated from what was
-measured: the seconds per encoded image (the metric's time at the reduced counts
-less its classifier's) times the images at the defaults, plus the classifier fitted
-at the defaults' sizes (on points resampled from measured ones). `--fraction 1`
-measures the defaults. Compilation is timed apart: the encoding programs on one chunk
-and the intervention programs on two chunks of points before the timed runs (a job
-compiles them once per architecture).
+images): `--fraction` (default 0.1) draws their points at that share of the points and
+variance images, and the cost at the defaults is extrapolated from the measured seconds
+per encoded image; their scores' classifiers are timed at the defaults' sizes (on
+points resampled from the measured ones). `--fraction 1` measures the defaults.
+Compilation is timed apart: the encoding programs on one chunk, the intervention
+programs as the difference of two calls at one chunk of points (a job compiles them
+once per architecture).
 
 Prints per stage the seconds and images encoded per model, per metric each model's
 wall seconds (the median over the M models; with workers > 1 they overlap), the total
@@ -180,9 +182,10 @@ def evaluation_costs(
 
     Returns `rows` (a Row per stage, per model; per metric, each model's wall seconds,
     the median over the scored models), `metrics_s` (the scoring's wall seconds per model: the
-    metric rows' sum over the models scored at once), `per_model_s` (the encoding rows
-    plus metrics_s), `compile_s` (once per architecture in a job), `chunks`, `conv`
-    and `at_once` (models scored at once)."""
+    metric rows' sum over the models scored at once), `after_omes_s` (the group stages
+    after OMES per model: the jax MLPs, BetaVAE's and FactorVAE's points), `per_model_s`
+    (the group stages plus metrics_s), `compile_s` (once per architecture in a job),
+    `chunks`, `conv` and `at_once` (models scored at once)."""
     vae = make_vae(architecture, data.channels, 10, conv)
     budget = int(settings.memory_budget_gb * 1e9) or encoding.memory_budget()
     chunks = encoding.plan_chunks(vae, models, data.channels, settings.chunk_size, budget)
@@ -230,6 +233,44 @@ def evaluation_costs(
         )
         rows.append(Row(f"downstream MLPs of the {models} models, one program", mlps_s / models,
                         note="with its compilation"))  # fmt: skip
+
+    # BetaVAE's and FactorVAE's points of all models, as the job draws them (images rendered
+    # once per call, encoded by every model of it), at `fraction` of the points and
+    # extrapolated to the defaults. Their programs compile per point count (a static
+    # argument) in about the same time at any count: two calls at one chunk of points
+    # (compilation + run, then the run) give the compilation to take off the timed call.
+    defaults = settings.options
+    measured = scaled(defaults, fraction)
+    suite = settings.metrics_for(data)
+    grid_metrics = tuple(n for n in metrics.registry.INTERVENTION_METRICS if n in suite)
+    metric_key = jax.random.fold_in(key, 11)  # the job's MetricInputs.key
+    points = [{} for _ in range(models)]
+    small = dataclasses.replace(measured, **{n: interventions.CHUNK_POINTS for n in _POINTS})
+    images = {"beta_vae": beta_vae_images, "factor_vae": factor_vae_images}
+    for name in grid_metrics:
+
+        def draw(options, name=name):
+            return encoding.encode_intervention_points(
+                vae, variables, data, metric_key, options, (name,), budget
+            )
+
+        first, second = once(lambda: draw(small))[1], once(lambda: draw(small))[1]
+        compiling = max(0.0, first - second)
+        drawn, seconds = once(lambda: draw(measured))
+        compile_s += compiling
+        for m in range(models):
+            points[m] |= drawn[m]
+        full_images, measured_images = images[name](defaults), images[name](measured)
+        run_s = max(0.0, seconds - compiling)
+        note = f"{models} models a call"
+        if fraction != 1:
+            note += (
+                f"; extrapolated: {run_s:.1f} s measured at {measured_images:,} images a "
+                f"model ({1e3 * run_s / models / measured_images:.2f} ms per image and model)"
+            )
+        per_model_s = run_s / models * full_images / measured_images
+        rows.append(Row(f"{name} points, images rendered once a call", per_model_s,
+                        full_images, note))  # fmt: skip
     group_rows = len(rows)  # the stages run once for all models; the metrics follow per model
 
     encode_means = functools.partial(encoding.encoder_means, vae)  # as the job's
@@ -244,58 +285,35 @@ def evaluation_costs(
             factor_names=names,
             data=data,
             encode=Partial(encode_means, model_variables),
-            key=jax.random.fold_in(key, 11),
+            key=metric_key,
             omes={k: v[m] for k, v in omes.items()},
             elbo_terms={
                 "reconstruction": encoded["reconstruction"][m],
                 "kl": encoded["kl_per_dim"][m].sum(axis=-1),
             },
             mlp_accuracy=mlp_accuracy[m],
+            intervention_points=points[m],
         )
 
-    defaults = settings.options
-    measured = scaled(defaults, fraction)
-    suite = settings.metrics_for(data)
-    grid_metrics = [n for n in ("beta_vae", "factor_vae") if n in suite]
-    # The intervention programs compile per point count (a static argument); their compile
-    # time hardly depends on it: a first call of the programs at two chunks of points
-    # times it (with the run of those chunks), and gives the points whose classifier
-    # fits are timed below.
-    small = dataclasses.replace(measured, **{n: interventions.CHUNK_POINTS for n in _POINTS})
-    samples = {}
-    for name in grid_metrics:
-        samples[name], seconds = once(lambda name=name: _samples(name, inputs(0), small))
-        compile_s += seconds
     scored = scored or models
     at_once = max(1, min(workers, scored))
     walls = _score_models([inputs(m) for m in range(scored)], suite, measured, workers)
     seconds = {name: float(np.median([w[name] for w in walls])) for name in suite}
-    images = {"beta_vae": beta_vae_images, "factor_vae": factor_vae_images}
     for name in suite:
-        if name not in grid_metrics:
+        if name not in grid_metrics or fraction == 1:
             rows.append(Row(name, seconds[name]))
             continue
-        full_images, measured_images = images[name](defaults), images[name](measured)
-        if fraction == 1:
-            rows.append(Row(name, seconds[name], full_images))
-            continue
-        fit_measured, fit_full = (
-            _fit_seconds(name, samples[name], counts) for counts in (measured, defaults)
-        )
-        encode_s = max(0.0, seconds[name] - fit_measured)
-        estimate = encode_s / measured_images * full_images + fit_full
-        note = (
-            f"extrapolated: {seconds[name]:.1f} s measured at {measured_images:,} images "
-            f"({1e3 * encode_s / measured_images:.2f} ms per image) + fit at full size "
-            f"{fit_full:.2f} s"
-        )
-        rows.append(Row(name, estimate, full_images, note))
+        # The score's classifier at the defaults' point counts, on points resampled.
+        fit_full = _fit_seconds(name, points[0][name], defaults)
+        rows.append(Row(name, fit_full, note=f"score fitted on {name} points resampled "
+                                             "to the defaults' counts"))  # fmt: skip
     metrics_s = sum(r.seconds for r in rows[group_rows:]) / at_once
-    encode_s = sum(r.seconds for r in rows[:group_rows])
+    group_s = sum(r.seconds for r in rows[:group_rows])
     return {
         "rows": rows,
         "metrics_s": metrics_s,
-        "per_model_s": encode_s + metrics_s,
+        "after_omes_s": sum(r.seconds for r in rows[3:group_rows]),
+        "per_model_s": group_s + metrics_s,
         "compile_s": compile_s,
         "chunks": chunks,
         "conv": vae.encoder.conv,
@@ -304,20 +322,6 @@ def evaluation_costs(
 
 
 _POINTS = ("beta_vae_train", "beta_vae_eval", "factor_vae_train", "factor_vae_eval")
-
-
-def _samples(name: str, inputs: metrics.MetricInputs, options: metrics.MetricOptions) -> dict:
-    """The intervention points the registry's BetaVAE or FactorVAE draws for `inputs`."""
-    if name == "beta_vae":
-        return interventions.beta_vae_samples(
-            inputs.data, inputs.encode, jax.random.fold_in(inputs.key, 1),
-            num_train=options.beta_vae_train, num_eval=options.beta_vae_eval,
-        )  # fmt: skip
-    return interventions.factor_vae_samples(
-        inputs.data, inputs.encode, jax.random.fold_in(inputs.key, 2),
-        num_train=options.factor_vae_train, num_eval=options.factor_vae_eval,
-        num_variance_estimate=options.factor_vae_variance,
-    )  # fmt: skip
 
 
 def _score_models(all_inputs, suite, options: metrics.MetricOptions, workers: int):

@@ -17,12 +17,15 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 from tqdm import tqdm
 
 from drl_jax.data import pairs
 from drl_jax.data.ground_truth import IMAGE_SIZE, GridData, GroundTruthData
+from drl_jax.metrics import interventions
+from drl_jax.metrics.registry import MetricOptions, intervention_points
 from drl_jax.models import losses
-from drl_jax.models.architectures import VAE, in_blocks, over_models
+from drl_jax.models.architectures import VAE, in_blocks, models_in_sequence, over_models
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -246,3 +249,41 @@ def encode_interventions(
         codes.append(merged.reshape(merged.shape[0], num_factors, per_fov, -1))
     bar.close()
     return codes[0], codes[1], np.asarray(valid)
+
+
+def encode_intervention_points(
+    vae: VAE,
+    variables: dict,
+    data: GridData,
+    key: jax.Array,
+    options: MetricOptions,
+    names: tuple[str, ...],
+    budget: int,
+) -> list[dict[str, dict[str, np.ndarray]]]:
+    """BetaVAE's and FactorVAE's points (`names`, metrics.registry.intervention_points)
+    of M stacked models: each call's images drawn and rendered once and encoded by all
+    the models of the call: all M where the models run in sequence (CPU), else as many
+    as fit `budget` bytes at the largest call's images.
+
+    Returns:
+      per model, name -> its points (labels shared), equal to those its encoder alone
+      draws with the same key.
+    """
+    num_models = jax.tree.leaves(variables)[0].shape[0]
+    size = num_models
+    if not models_in_sequence(vae):
+        images = 2 * interventions.CHUNK_POINTS * interventions.BATCH_SIZE  # BetaVAE's call
+        planned = plan_chunks(vae, num_models, data.channels, images, budget)
+        size = planned.models if planned.images == images else 1
+    stacked = functools.partial(encode_means, vae)
+    points: list[dict] = [{} for _ in range(num_models)]
+    for placed, models, count in _model_chunks(variables, size):
+        for name in names:
+            arrays = jax.device_get(
+                intervention_points(name, data, Partial(stacked, placed), key, options)
+            )
+            for m in range(count):
+                points[models[m]][name] = {
+                    k: v if k.startswith("labels") else v[m] for k, v in arrays.items()
+                }
+    return points

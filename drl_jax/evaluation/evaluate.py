@@ -2,9 +2,10 @@
 
 Models are grouped by architecture; each group's parameters are stacked and the
 encoder is vmapped over the model axis (`encoding`), so every model sees the same
-samples and interventions. OMES, and the downstream task's MLPs where they are the
-jax ones (`mlp_backend` "jax", or "auto" on GPU and TPU), are computed for all models
-of a group in one call; the other metrics follow per model (`drl_jax.metrics.score`),
+samples and interventions. OMES, BetaVAE's and FactorVAE's points (their images rendered
+once and encoded by every model), and the downstream task's MLPs where they are the jax
+ones (`mlp_backend` "jax", or "auto" on GPU and TPU), are computed for all models of a
+group in one call each; the other metrics follow per model (`drl_jax.metrics.score`),
 on `workers` threads: the device encodes the next models while the host's cores score
 the last ones, and a model's numbers do not depend on the models it is evaluated with
 (its posterior draws use a key of its own checkpoint). UDR, which ranks the models of
@@ -50,7 +51,7 @@ from drl_jax.metrics import (
     score,
 )
 from drl_jax.metrics._downstream import resolve_mlp_backend
-from drl_jax.metrics.registry import downstream_mlp_nets
+from drl_jax.metrics.registry import INTERVENTION_METRICS, downstream_mlp_nets
 from drl_jax.models.card import ModelCard, read_card
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.workdir import layout, read_json, records, write_config, write_json
@@ -211,6 +212,7 @@ class _Group:
     factors: np.ndarray  # int [N, F]
     omes: dict[str, np.ndarray] | None  # OMES arrays [M, ...]
     mlp_accuracy: list[dict] | None  # per model, the downstream jax MLPs' accuracies
+    intervention_points: list[dict] | None  # per model, BetaVAE's and FactorVAE's points
     key: jax.Array
 
 
@@ -244,8 +246,21 @@ def _encode_group(models, data, settings: EvaluationSettings) -> _Group:
     mlp_accuracy = None
     if mlps_in_one_program(settings):
         mlp_accuracy = mlp_accuracies(encoded["mean"], factors, omes, settings)
+    points = None
+    names = tuple(n for n in INTERVENTION_METRICS if n in settings.metrics_for(data))
+    if names:
+        points = encoding.encode_intervention_points(
+            vae, variables, data, _metric_key(key), settings.options, names, budget
+        )
     encode_means = functools.partial(encoding.encoder_means, vae)  # one compile per group
-    return _Group(encode_means, variables, dataset, data, encoded, factors, omes, mlp_accuracy, key)
+    return _Group(
+        encode_means, variables, dataset, data, encoded, factors, omes, mlp_accuracy, points, key
+    )
+
+
+def _metric_key(group_key: jax.Array) -> jax.Array:
+    """The key of the metrics that draw (MetricInputs.key): the same for every model."""
+    return jax.random.fold_in(group_key, 11)
 
 
 def mlps_in_one_program(settings: EvaluationSettings) -> bool:
@@ -296,6 +311,11 @@ def _omes_arrays(
     return jax.tree.map(np.asarray, batched)
 
 
+def _of_model(values: list | None, m: int):
+    """Model m's entry of a group's per-model list, None where the group has none."""
+    return None if values is None else values[m]
+
+
 def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, options) -> None:
     """Scores model m of a group and writes its folder; metrics.json last (it marks it done)."""
     model_variables = jax.tree.map(lambda x: x[m], group.variables)
@@ -308,13 +328,14 @@ def _evaluate_one(group: _Group, m: int, card, request, out_dir, settings, optio
         factor_names=names,
         data=group.data,
         encode=Partial(group.encode_means, model_variables),
-        key=jax.random.fold_in(group.key, 11),
+        key=_metric_key(group.key),
         omes=omes,
         elbo_terms={
             "reconstruction": group.encoded["reconstruction"][m],
             "kl": group.encoded["kl_per_dim"][m].sum(axis=-1),
         },
-        mlp_accuracy=None if group.mlp_accuracy is None else group.mlp_accuracy[m],
+        mlp_accuracy=_of_model(group.mlp_accuracy, m),
+        intervention_points=_of_model(group.intervention_points, m),
     )
     results, seconds = score(inputs, settings.metrics, options)
     if "udr" in settings.metrics:  # the ranking itself needs every model (udr_step)

@@ -7,7 +7,10 @@ renders the images (`GridData.observe`) and encodes them, `chunk_points` points
 (x 64 images) per `encode` call under `lax.map`, so the encoder compiles once.
 Train and evaluation points come from one call and are split afterwards.
 
-`encode(images float32 [B, 64, 64, C]) -> codes [B, d]` is a jittable function.
+`encode(images float32 [B, 64, 64, C]) -> codes [B, d]` is a jittable function, or
+`-> codes [M, B, d]` for M models at once: the images are then drawn and rendered once
+and encoded by every model, and each returned array but the labels gains a leading M
+axis (model m's arrays equal those of model m's encoder alone with the same key).
 Pass a model as `jax.tree_util.Partial(apply_fn, params)`: its parameters are
 then arguments of the program, not constants baked into it, and models of the
 same architecture share one compile. Other callables are wrapped in a `Partial`
@@ -35,19 +38,30 @@ CHUNK_POINTS = 64
 
 
 def _encode_checked(encode: Partial, images: jax.Array) -> jax.Array:
-    """images [B, 64, 64, C] -> float32 codes [B, d]; raises on any other shape."""
+    """images [B, 64, 64, C] -> float32 codes [B, d] or [M, B, d] (an encoder of M
+    models); raises on any other shape."""
     codes = encode(images)
-    if codes.ndim != 2 or codes.shape[0] != images.shape[0]:
+    if codes.ndim not in (2, 3) or codes.shape[-2] != images.shape[0]:
         raise ValueError(
-            f"encode must map images {images.shape} to codes [B, d], got {codes.shape}."
+            f"encode must map images {images.shape} to codes [B, d] or [M, B, d], got "
+            f"{codes.shape}."
         )
     return codes.astype(jnp.float32)
 
 
 def _map_chunks(fn: Callable, key: jax.Array, num_points: int, chunk_points: int):
-    """lax.map of fn over ceil(num_points / chunk_points) keys; outputs flat, cut to num_points."""
+    """lax.map of fn over ceil(num_points / chunk_points) keys, fn's outputs [..., P, ...]
+    with the points on axis -2 (features [P, d] or [M, P, d]) or alone (labels [P]); returns them
+    with the chunks' points joined, cut to num_points."""
     outputs = jax.lax.map(fn, jax.random.split(key, -(-num_points // chunk_points)))
-    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:num_points], outputs)
+
+    def join(a):  # [chunks, ..., P, d] -> [..., chunks * P, d]; [chunks, P] -> [chunks * P]
+        if a.ndim == 2:
+            return a.reshape(-1)[:num_points]
+        a = jnp.moveaxis(a, 0, -3)
+        return a.reshape(*a.shape[:-3], -1, a.shape[-1])[..., :num_points, :]
+
+    return jax.tree.map(join, outputs)
 
 
 def _fixed_fov_states(space, key: jax.Array, points: int, batch: int):
@@ -71,8 +85,9 @@ def _beta_vae_arrays(data, encode, key, num_points, batch_size, chunk_points):
         factors2 = jnp.where(fixed, factors1, factors2)
         both = jnp.concatenate([factors1, factors2]).reshape(-1, space.num_factors)
         codes = _encode_checked(encode, data.observe(both, observe_key))
-        codes = codes.reshape(2, chunk_points, batch_size, -1)
-        return jnp.mean(jnp.abs(codes[0] - codes[1]), axis=1), labels
+        codes = codes.reshape(*codes.shape[:-2], 2, chunk_points, batch_size, codes.shape[-1])
+        differences = jnp.abs(codes[..., 0, :, :, :] - codes[..., 1, :, :, :])
+        return jnp.mean(differences, axis=-2), labels
 
     return _map_chunks(chunk, key, num_points, chunk_points)
 
@@ -97,11 +112,12 @@ def _factor_vae_arrays(
         labels, factors, fixed = _fixed_fov_states(space, state_key, chunk_points, batch_size)
         factors = jnp.where(fixed, factors[:, :1, :], factors)  # FoV j of the first image
         images = data.observe(factors.reshape(-1, space.num_factors), observe_key)
-        codes = _encode_checked(encode, images).reshape(chunk_points, batch_size, -1)
-        return jnp.var(codes, axis=1, ddof=1), labels
+        codes = _encode_checked(encode, images)
+        codes = codes.reshape(*codes.shape[:-2], chunk_points, batch_size, codes.shape[-1])
+        return jnp.var(codes, axis=-2, ddof=1), labels
 
     variances, labels = _map_chunks(chunk, points_key, num_points, chunk_points)
-    return variances, labels, jnp.var(codes, axis=0, ddof=1)
+    return variances, labels, jnp.var(codes, axis=-2, ddof=1)
 
 
 def _as_partial(encode: Callable) -> Partial:
@@ -134,7 +150,8 @@ def beta_vae_samples(
 
     Returns:
       `features_train` float [num_train, d], `labels_train` int32 [num_train] (the fixed
-      FoV j, uniform over the F FoVs), `features_eval` [num_eval, d], `labels_eval`.
+      FoV j, uniform over the F FoVs), `features_eval` [num_eval, d], `labels_eval`;
+      features [M, ..., d] for an encoder of M models.
     """
     _check(
         data,
@@ -152,9 +169,9 @@ def beta_vae_samples(
         chunk_points,
     )
     return {
-        "features_train": features[:num_train],
+        "features_train": features[..., :num_train, :],
         "labels_train": labels[:num_train],
-        "features_eval": features[num_train:],
+        "features_eval": features[..., num_train:, :],
         "labels_eval": labels[num_train:],
     }
 
@@ -175,7 +192,8 @@ def factor_vae_samples(
     Returns:
       `variances_train` float [num_train, d], `labels_train` int32 [num_train],
       `variances_eval` [num_eval, d], `labels_eval` [num_eval], and `global_variances`
-      [d]: variances (ddof=1) of the codes of num_variance_estimate random images.
+      [d]: variances (ddof=1) of the codes of num_variance_estimate random images;
+      variances [M, ..., d] for an encoder of M models.
     """
     _check(
         data,
@@ -195,9 +213,9 @@ def factor_vae_samples(
         chunk_points,
     )
     return {
-        "variances_train": variances[:num_train],
+        "variances_train": variances[..., :num_train, :],
         "labels_train": labels[:num_train],
-        "variances_eval": variances[num_train:],
+        "variances_eval": variances[..., num_train:, :],
         "labels_eval": labels[num_train:],
         "global_variances": global_variances,
     }

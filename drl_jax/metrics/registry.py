@@ -36,6 +36,7 @@ from drl_jax.metrics import (
     _sap,
     _udr,
     _unsupervised,
+    interventions,
 )
 
 
@@ -115,6 +116,9 @@ class MetricInputs:
       mlp_accuracy: the downstream task's jax-MLP test accuracies, when trained for many
         models in one program (`downstream_mlp_nets`, `mlp.mlp_accuracy_models`); otherwise
         the downstream metric trains this model's own.
+      intervention_points: "beta_vae" / "factor_vae" -> this model's points, when drawn for
+        many models at once (`intervention_points` with their stacked encoder, this
+        model's slice); otherwise each is drawn through `encode` with `key`.
     """
 
     codes: np.ndarray
@@ -127,6 +131,7 @@ class MetricInputs:
     omes: Mapping[str, np.ndarray] | None = None
     elbo_terms: Mapping[str, np.ndarray] | None = None
     mlp_accuracy: Mapping[tuple[str, str, int], float] | None = None
+    intervention_points: Mapping[str, Mapping[str, Any]] | None = None
 
     def __post_init__(self):
         num_samples, num_factors = np.shape(self.factors)[0], np.shape(self.factors)[-1]
@@ -235,26 +240,43 @@ def _downstream_metric(
     )
 
 
+INTERVENTION_METRICS = ("beta_vae", "factor_vae")
+
+
+def intervention_points(
+    name: str, data: GridData, encode: Callable, key: jax.Array, options: MetricOptions
+) -> dict[str, jax.Array]:
+    """The points the suite's BetaVAE or FactorVAE (`name`) scores: `interventions`'
+    samplers with the metric's own key (folded from the inputs' `key`) and `options`'
+    counts. `encode`: one model's (codes [B, d]) or M models' at once ([M, B, d]: the
+    images drawn and rendered once, the arrays with a leading M axis)."""
+    if name == "beta_vae":
+        return interventions.beta_vae_samples(
+            data, encode, jax.random.fold_in(key, 1),
+            num_train=options.beta_vae_train, num_eval=options.beta_vae_eval,
+        )  # fmt: skip
+    if name == "factor_vae":
+        return interventions.factor_vae_samples(
+            data, encode, jax.random.fold_in(key, 2),
+            num_train=options.factor_vae_train, num_eval=options.factor_vae_eval,
+            num_variance_estimate=options.factor_vae_variance,
+        )  # fmt: skip
+    raise ValueError(f"{name!r} is not one of {INTERVENTION_METRICS}.")
+
+
+def _points(name: str, inputs: MetricInputs, options: MetricOptions) -> dict[str, Any]:
+    """The inputs' points for `name` where drawn for many models at once, else drawn here."""
+    if inputs.intervention_points is not None and name in inputs.intervention_points:
+        return inputs.intervention_points[name]
+    return intervention_points(name, inputs.data, inputs.encode, inputs.key, options)
+
+
 def _beta_vae_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, Any]:
-    return _beta_vae.beta_vae(
-        inputs.data,
-        inputs.encode,
-        jax.random.fold_in(inputs.key, 1),
-        num_train=options.beta_vae_train,
-        num_eval=options.beta_vae_eval,
-        seed=options.seed,
-    )
+    return _beta_vae.beta_vae_score(**_points("beta_vae", inputs, options), seed=options.seed)
 
 
 def _factor_vae_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, Any]:
-    return _factor_vae.factor_vae(
-        inputs.data,
-        inputs.encode,
-        jax.random.fold_in(inputs.key, 2),
-        num_train=options.factor_vae_train,
-        num_eval=options.factor_vae_eval,
-        num_variance_estimate=options.factor_vae_variance,
-    )
+    return _factor_vae.factor_vae_score(**_points("factor_vae", inputs, options))
 
 
 def _elbo_metric(inputs: MetricInputs, options: MetricOptions, _: Shared) -> dict[str, float]:

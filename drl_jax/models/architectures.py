@@ -199,7 +199,7 @@ def over_models(
     more slowly per model than M plain ones, so the models run one after another
     (`lax.map`, each model at full speed; one program either way).
     """
-    if jax.default_backend() == "cpu" and vae.encoder.conv != "patches":
+    if models_in_sequence(vae):
         return lambda stacked, *shared: jax.lax.map(lambda one: fn(one, *shared), stacked)
     return lambda stacked, *shared: jax.vmap(
         lambda one: fn(one, *shared), spmd_axis_name=spmd_axis_name
@@ -235,6 +235,12 @@ def in_blocks(fn: Callable[..., Any], *batch: jax.Array, block: int | None = Non
     ]
     outputs = jax.lax.map(lambda xs: fn(*xs), padded)
     return jax.tree.map(lambda y: y.reshape(blocks * block, *y.shape[2:])[:rows], outputs)
+
+
+def models_in_sequence(vae: VAE) -> bool:
+    """Whether `over_models` runs the models one after another (`lax.map`: their buffers
+    shared, so a call's memory does not grow with its models) rather than vmapped."""
+    return jax.default_backend() == "cpu" and vae.encoder.conv != "patches"
 
 
 ARCHITECTURES = {

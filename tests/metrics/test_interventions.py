@@ -106,9 +106,30 @@ def test_rejects_non_grid_data_and_bad_counts():
         interventions.beta_vae_samples(labelled, encode, jax.random.key(0))
     with pytest.raises(ValueError, match="batch_size must be >= 2"):
         interventions.factor_vae_samples(DATA, encode, jax.random.key(0), batch_size=1)
-    with pytest.raises(ValueError, match=r"codes \[B, d\], got \(1024,\)"):
+    with pytest.raises(ValueError, match=r"codes \[B, d\] or \[M, B, d\], got \(1024,\)"):
         interventions.beta_vae_samples(
             DATA, lambda images: images[:, 0, 0, 0], jax.random.key(0), **SMALL
         )
     with pytest.raises(ValueError, match="positive integers"):
         interventions.beta_vae_samples(DATA, encode, jax.random.key(0), num_eval=0)
+
+
+def test_an_encoder_of_many_models_gets_each_models_points(beta_vae_points, factor_vae_points):
+    # Two "models" at once, the identity and twice it: images drawn and rendered once,
+    # each model's arrays those of its encoder alone (the fixtures') with the same key.
+    def two_models(images):
+        codes = jnp.round(images[:, 0, : len(SIZES), 0] * SCALE)
+        return jnp.stack([codes, 2 * codes])
+
+    beta = interventions.beta_vae_samples(DATA, two_models, jax.random.key(0), **SMALL)
+    factor = interventions.factor_vae_samples(
+        DATA, two_models, jax.random.key(1), num_variance_estimate=4000, **SMALL
+    )
+    for stacked, alone in ((beta, beta_vae_points), (factor, factor_vae_points)):
+        for name, value in alone.items():
+            if name.startswith("labels"):
+                np.testing.assert_array_equal(stacked[name], value)
+            else:  # features and variances scale by 2 and 4 in the second model
+                scale = 2.0 if name.startswith("features") else 4.0
+                np.testing.assert_array_equal(stacked[name][0], value)
+                np.testing.assert_allclose(stacked[name][1], scale * value, rtol=1e-6)
