@@ -20,9 +20,9 @@ folder), and prints it:
   every stage and metric, BetaVAE and FactorVAE at `--suite_fraction` of their points
   (1: the defaults; less: extrapolated, marked so), and the projected time of 100
   checkpoints (the 100-model encoding above, the suite's BetaVAE and FactorVAE points
-  and metrics per model times 100, compilation once); the suite scores one model (the job's `eval.workers` scores one
-  per host core at once: the projection is an upper bound where the host's cores
-  outnumber what one model's metrics use);
+  and metrics per model times 100, compilation once); the suite scores one model (the
+  job's `eval.workers` scores one per host core at once: the projection is an upper
+  bound where the host's cores outnumber what one model's metrics use);
 * peak device memory, where the device reports it.
 Training cases start until 45% of `--budget_s` has passed (the rest are listed as
 skipped); evaluation and the suite follow, whatever the time. On an H100-class GPU the

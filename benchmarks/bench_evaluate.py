@@ -234,47 +234,21 @@ def evaluation_costs(
         rows.append(Row(f"downstream MLPs of the {models} models, one program", mlps_s / models,
                         note="with its compilation"))  # fmt: skip
 
-    # BetaVAE's and FactorVAE's points of all models, as the job draws them (images rendered
-    # once per call, encoded by every model of it), at `fraction` of the points and
-    # extrapolated to the defaults. Their programs compile per point count (a static
-    # argument) in about the same time at any count: two calls at one chunk of points
-    # (compilation + run, then the run) give the compilation to take off the timed call.
+    # BetaVAE's and FactorVAE's points at `fraction` of the points, extrapolated to the
+    # defaults: on GPU and TPU for all models in the group stage, as the job draws them
+    # (images rendered once per call, encoded by every model of it); on CPU by each
+    # model's scoring. Their programs compile per point count (a static argument) in
+    # about the same time at any count: two calls at one chunk of points (compilation +
+    # run, then the run) give the compilation, counted apart from the timed runs.
     defaults = settings.options
     measured = scaled(defaults, fraction)
     suite = settings.metrics_for(data)
     grid_metrics = tuple(n for n in metrics.registry.INTERVENTION_METRICS if n in suite)
+    in_group = evaluate.points_in_group_stage(vae)
     metric_key = jax.random.fold_in(key, 11)  # the job's MetricInputs.key
-    points = [{} for _ in range(models)]
-    small = dataclasses.replace(measured, **{n: interventions.CHUNK_POINTS for n in _POINTS})
-    images = {"beta_vae": beta_vae_images, "factor_vae": factor_vae_images}
-    for name in grid_metrics:
-
-        def draw(options, name=name):
-            return encoding.encode_intervention_points(
-                vae, variables, data, metric_key, options, (name,), budget
-            )
-
-        first, second = once(lambda: draw(small))[1], once(lambda: draw(small))[1]
-        compiling = max(0.0, first - second)
-        drawn, seconds = once(lambda: draw(measured))
-        compile_s += compiling
-        for m in range(models):
-            points[m] |= drawn[m]
-        full_images, measured_images = images[name](defaults), images[name](measured)
-        run_s = max(0.0, seconds - compiling)
-        note = f"{models} models a call"
-        if fraction != 1:
-            note += (
-                f"; extrapolated: {run_s:.1f} s measured at {measured_images:,} images a "
-                f"model ({1e3 * run_s / models / measured_images:.2f} ms per image and model)"
-            )
-        per_model_s = run_s / models * full_images / measured_images
-        rows.append(Row(f"{name} points, images rendered once a call", per_model_s,
-                        full_images, note))  # fmt: skip
-    group_rows = len(rows)  # the stages run once for all models; the metrics follow per model
-
     encode_means = functools.partial(encoding.encoder_means, vae)  # as the job's
     names = tuple(data.factor_names)
+    points = [{} for _ in range(models)]
 
     def inputs(m: int) -> metrics.MetricInputs:
         model_variables = jax.tree.map(lambda x: x[m], variables)
@@ -292,21 +266,70 @@ def evaluation_costs(
                 "kl": encoded["kl_per_dim"][m].sum(axis=-1),
             },
             mlp_accuracy=mlp_accuracy[m],
-            intervention_points=points[m],
+            intervention_points=points[m] if in_group else None,
         )
+
+    def draw(name, options):
+        if in_group:
+            return encoding.encode_intervention_points(
+                vae, variables, data, metric_key, options, (name,), budget
+            )
+        one = inputs(0)
+        return [{name: metrics.registry.intervention_points(name, data, one.encode,
+                                                            metric_key, options)}]  # fmt: skip
+
+    small = dataclasses.replace(measured, **{n: interventions.CHUNK_POINTS for n in _POINTS})
+    images = {"beta_vae": beta_vae_images, "factor_vae": factor_vae_images}
+    compiling = {}
+    for name in grid_metrics:
+        first = once(lambda name=name: draw(name, small))[1]
+        drawn, second = once(lambda name=name: draw(name, small))
+        compiling[name] = max(0.0, first - second)
+        compile_s += compiling[name]
+        points[0] |= jax.device_get(drawn[0])  # on CPU: points to time the score's fit on
+        if not in_group:
+            continue
+        drawn, seconds = once(lambda name=name: draw(name, measured))
+        for m in range(models):
+            points[m] |= drawn[m]
+        full_images, measured_images = images[name](defaults), images[name](measured)
+        run_s = max(0.0, seconds - compiling[name])
+        note = f"{models} models a call"
+        if fraction != 1:
+            note += (
+                f"; extrapolated: {run_s:.1f} s measured at {measured_images:,} images a "
+                f"model ({1e3 * run_s / models / measured_images:.2f} ms per image and model)"
+            )
+        per_model_s = run_s / models * full_images / measured_images
+        rows.append(Row(f"{name} points, images rendered once a call", per_model_s,
+                        full_images, note))  # fmt: skip
+    group_rows = len(rows)  # the stages run once for all models; the metrics follow per model
 
     scored = scored or models
     at_once = max(1, min(workers, scored))
     walls = _score_models([inputs(m) for m in range(scored)], suite, measured, workers)
     seconds = {name: float(np.median([w[name] for w in walls])) for name in suite}
     for name in suite:
-        if name not in grid_metrics or fraction == 1:
+        if name not in grid_metrics:
             rows.append(Row(name, seconds[name]))
             continue
-        # The score's classifier at the defaults' point counts, on points resampled.
         fit_full = _fit_seconds(name, points[0][name], defaults)
-        rows.append(Row(name, fit_full, note=f"score fitted on {name} points resampled "
-                                             "to the defaults' counts"))  # fmt: skip
+        if in_group:  # the score alone, its classifier at the defaults' point counts
+            rows.append(Row(name, fit_full, note=f"score fitted on {name} points resampled "
+                                                 "to the defaults' counts"))  # fmt: skip
+            continue
+        # Drawn in scoring: the measured time less the fit and the compilation (at the
+        # measured point counts) is the points' encoding, extrapolated per image.
+        full_images, measured_images = images[name](defaults), images[name](measured)
+        fit_measured = _fit_seconds(name, points[0][name], measured)
+        encode_s = max(0.0, seconds[name] - fit_measured - compiling[name])
+        estimate = encode_s / measured_images * full_images + fit_full
+        note = (
+            f"points drawn in scoring: {seconds[name]:.1f} s measured at {measured_images:,} "
+            f"images ({1e3 * encode_s / measured_images:.2f} ms per image, compilation and "
+            f"fit taken off), extrapolated + fit at full size {fit_full:.2f} s"
+        )
+        rows.append(Row(name, estimate, full_images, note))
     metrics_s = sum(r.seconds for r in rows[group_rows:]) / at_once
     group_s = sum(r.seconds for r in rows[:group_rows])
     return {

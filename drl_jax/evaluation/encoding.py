@@ -263,7 +263,8 @@ def encode_intervention_points(
     """BetaVAE's and FactorVAE's points (`names`, metrics.registry.intervention_points)
     of M stacked models: each call's images drawn and rendered once and encoded by all
     the models of the call: all M where the models run in sequence (CPU), else as many
-    as fit `budget` bytes at the largest call's images.
+    as fit `budget` bytes at the largest call's images. The evaluation draws them so on
+    GPU and TPU (on CPU each scoring worker draws its model's).
 
     Returns:
       per model, name -> its points (labels shared), equal to those its encoder alone

@@ -2,10 +2,10 @@
 
 Models are grouped by architecture; each group's parameters are stacked and the
 encoder is vmapped over the model axis (`encoding`), so every model sees the same
-samples and interventions. OMES, BetaVAE's and FactorVAE's points (their images rendered
-once and encoded by every model), and the downstream task's MLPs where they are the jax
-ones (`mlp_backend` "jax", or "auto" on GPU and TPU), are computed for all models of a
-group in one call each; the other metrics follow per model (`drl_jax.metrics.score`),
+samples and interventions. OMES, and on GPU and TPU BetaVAE's and FactorVAE's points
+(their images rendered once and encoded by every model) and the downstream task's MLPs
+where they are the jax ones (`mlp_backend` "jax", or "auto" there), are computed for all
+models of a group in one call each; the other metrics follow per model (`drl_jax.metrics.score`),
 on `workers` threads: the device encodes the next models while the host's cores score
 the last ones, and a model's numbers do not depend on the models it is evaluated with
 (its posterior draws use a key of its own checkpoint). UDR, which ranks the models of
@@ -52,6 +52,7 @@ from drl_jax.metrics import (
 )
 from drl_jax.metrics._downstream import resolve_mlp_backend
 from drl_jax.metrics.registry import INTERVENTION_METRICS, downstream_mlp_nets
+from drl_jax.models.architectures import models_in_sequence
 from drl_jax.models.card import ModelCard, read_card
 from drl_jax.train import checkpoint as ckpt
 from drl_jax.workdir import layout, read_json, records, write_config, write_json
@@ -248,7 +249,7 @@ def _encode_group(models, data, settings: EvaluationSettings) -> _Group:
         mlp_accuracy = mlp_accuracies(encoded["mean"], factors, omes, settings)
     points = None
     names = tuple(n for n in INTERVENTION_METRICS if n in settings.metrics_for(data))
-    if names:
+    if names and points_in_group_stage(vae):
         points = encoding.encode_intervention_points(
             vae, variables, data, _metric_key(key), settings.options, names, budget
         )
@@ -256,6 +257,14 @@ def _encode_group(models, data, settings: EvaluationSettings) -> _Group:
     return _Group(
         encode_means, variables, dataset, data, encoded, factors, omes, mlp_accuracy, points, key
     )
+
+
+def points_in_group_stage(vae) -> bool:
+    """Whether BetaVAE's and FactorVAE's points are drawn for a whole group on the device
+    (GPU, TPU: vmapped models) rather than by each model's scoring worker (CPU, where the
+    device is the host's cores and several programs at once use more of them than one
+    stacked program; README "Speed")."""
+    return not models_in_sequence(vae)
 
 
 def _metric_key(group_key: jax.Array) -> jax.Array:

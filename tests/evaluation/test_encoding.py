@@ -5,9 +5,12 @@ call."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from drl_jax.data import registry
 from drl_jax.evaluation import encoding
+from drl_jax.metrics import MetricOptions
+from drl_jax.metrics.registry import intervention_points
 from drl_jax.models import architectures, losses, make_vae
 
 MODELS = 200
@@ -84,3 +87,28 @@ def test_encoding_in_blocks_equals_the_whole_batch_at_once():
     }
     for name, value in expected.items():
         np.testing.assert_allclose(encoded[name][0], value, rtol=1e-5, atol=1e-5)
+
+
+def test_intervention_points_of_stacked_models_equal_each_models_own():
+    vae = make_vae("dlib", 1, 10, "s2d")
+    images = jnp.zeros((1, 64, 64, 1))
+    variables = jax.vmap(lambda key: vae.init(key, images, False))(
+        jax.random.split(jax.random.key(0), 2)
+    )
+    data, key = registry.load("procedural_dsprites"), jax.random.key(3)
+    options = MetricOptions(factor_vae_train=3, factor_vae_eval=2, factor_vae_variance=50)
+    stacked = encoding.encode_intervention_points(
+        vae, variables, data, key, options, ("factor_vae",), encoding.memory_budget()
+    )
+    for m in range(2):
+        one = Partial(encoding.encoder_means, vae)
+        alone = intervention_points(
+            "factor_vae", data, Partial(one, jax.tree.map(lambda x, m=m: x[m], variables)),
+            key, options,
+        )  # fmt: skip
+        assert stacked[m]["factor_vae"].keys() == alone.keys()
+        for name, value in alone.items():
+            np.testing.assert_allclose(stacked[m]["factor_vae"][name], value, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(
+        stacked[0]["factor_vae"]["global_variances"], stacked[1]["factor_vae"]["global_variances"]
+    )
