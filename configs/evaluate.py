@@ -10,12 +10,13 @@ under OUT). A rerun reuses a result only when it answers the same request: the s
 checkpoint (by fingerprint), dataset and settings (README, "Reruns and reproducibility").
 Presets:
   (none)  the paper's defaults: 15,000 samples (10,000 train / 5,000 test), every metric.
-          15-17 minutes per model on 2 CPU cores (874-1,023 s measured with the real
+          10-12 minutes per model on 2 CPU cores (610-735 s measured with the real
           encoders, two models scored at once; BetaVAE and FactorVAE, which encode 2.9
-          million images, are 70-80% of it: README "Speed", benchmarks/bench_evaluate.py).
+          million images, are about 70% of it: README "Speed", benchmarks/bench_evaluate.py).
   quick   a laptop CPU: 3,000 samples (2,000 / 1,000), 1,000 intervention points for
           BetaVAE/FactorVAE, 1,000 OMES pairs per FoV. 163 s for one model on 2 CPU
-          cores (measured, the train job's quick model, compilation included).
+          cores before the encoders ran in inference blocks (measured, the train job's
+          quick model, compilation included); less since, not remeasured.
 """
 
 import common
