@@ -207,9 +207,9 @@ def over_models(
 
 
 # Rows per block of an inference pass (`in_blocks`), per backend: on XLA:CPU a batch's
-# activations outgrow the caches, and the encoders run 2.3-3x faster in blocks of 32 images
-# than on batches of 500-2,000 (benchmarks/bench_train.py, README "Speed"). GPUs and TPUs
-# take the batch whole.
+# activations outgrow the caches, and blocks of 32 images run the encoders faster than
+# whole batches (benchmarks/bench_train.py, README "Speed"). GPUs and TPUs take the
+# batch whole.
 INFERENCE_BLOCK = {"cpu": 32}
 
 
