@@ -114,18 +114,20 @@ def plan_chunks(vae: VAE, num_models: int, channels: int, chunk_size: int, budge
     """The largest calls within `budget` bytes: up to chunk_size images, as many models as fit.
 
     Bytes grow linearly in the models of a call (vmapped models hold their buffers side by
-    side, models in sequence share theirs): measured on calls of 2 and 4 models (XLA's
-    count), with fewer images where 2 models do not fit. Planned once per shape in a process.
+    side, models in sequence share theirs): measured on calls of 2 models (XLA's count),
+    with fewer images where 2 models do not fit, and of 4 models where the bound below
+    does not already admit all. Planned once per shape in a process.
     """
-
-    def probe(images):
-        return [call_bytes(vae, models, images, channels) for models in (2, 4)]
-
     images = chunk_size
-    two, four = probe(images)
+    two = call_bytes(vae, 2, images, channels)
     while two > budget and images > 1:  # part of the bytes does not shrink with the images
         images = max(1, int(0.9 * images * budget / two))
-        two, four = probe(images)
+        two = call_bytes(vae, 2, images, channels)
+    # bytes(m) = fixed + m * per_model, both >= 0: bytes(1) <= bytes(2), and bytes(m) <=
+    # m / 2 * bytes(2) for m >= 2. Where that admits every model, one probe is enough.
+    if two <= budget and num_models * two <= 2 * budget:
+        return Chunks(models=num_models, images=images)
+    four = call_bytes(vae, 4, images, channels)
     per_model = max((four - two) / 2, 1.0)
     models = int((budget - (two - 2 * per_model)) // per_model)
     return Chunks(models=max(1, min(num_models, models)), images=images)
