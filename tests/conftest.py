@@ -66,6 +66,22 @@ def mixed_fov_codes():
     return factors, codes
 
 
+def random_stacked_variables(vae, channels: int, models: int, seed: int = 0) -> dict:
+    """Variables of `models` stacked models [M, ...] of `vae` for C=`channels` images, each
+    entry drawn from N(0, 0.05^2) with numpy: no compiled initialiser (a VAE without batch
+    statistics; the models differ)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    image = jnp.zeros((1, 64, 64, channels))
+    shapes = jax.eval_shape(lambda x: vae.init(jax.random.key(0), x, False), image)
+    rng = np.random.default_rng(seed)
+    return jax.tree.map(
+        lambda x: rng.normal(0, 0.05, (models, *x.shape)).astype(np.float32), shapes
+    )
+
+
 def load_config(name: str, arg: str | None = None):
     """configs/<name>.py's get_config(arg), as the CLI builds it (unlocked for tests)."""
     import importlib.util

@@ -5,6 +5,7 @@ call."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import random_stacked_variables
 from jax.tree_util import Partial
 
 from drl_jax.data import registry
@@ -18,31 +19,24 @@ MODELS = 200
 
 def test_hundreds_of_models_in_budgeted_calls_equal_one_call(capsys):
     vae = make_vae("dlib", 1, 10, "s2d")
-    # 200 stacked models (0.7 GB) with random parameters: numpy, no compiled initialiser.
-    shapes = jax.eval_shape(
-        lambda x: vae.init(jax.random.key(0), x, False), jnp.zeros((1, 64, 64, 1))
-    )
-    rng = np.random.default_rng(0)
-    variables = jax.tree.map(
-        lambda x: rng.normal(0, 0.05, (MODELS, *x.shape)).astype(np.float32), shapes
-    )
-    budget = encoding.call_bytes(vae, 20, 40, 1)  # room for about 20 models a call
-    chunks = encoding.plan_chunks(vae, MODELS, 1, 40, budget)
-    assert 10 < chunks.models < MODELS and chunks.images == 40
+    variables = random_stacked_variables(vae, 1, MODELS)
+    budget = encoding.call_bytes(vae, 20, 32, 1)  # room for about 20 models a call
+    chunks = encoding.plan_chunks(vae, MODELS, 1, 32, budget)
+    assert 10 < chunks.models < MODELS and chunks.images == 32
     assert encoding.call_bytes(vae, chunks.models, chunks.images, 1) <= budget
     data = registry.load("procedural_dsprites")
     key = jax.random.key(1)
-    split, factors = encoding.encode_samples(vae, variables, data, key, 60, chunks)
+    split, factors = encoding.encode_samples(vae, variables, data, key, 40, chunks)
     whole, same_factors = encoding.encode_samples(
-        vae, variables, data, key, 60, encoding.Chunks(models=MODELS, images=40)
+        vae, variables, data, key, 40, encoding.Chunks(models=MODELS, images=32)
     )
     np.testing.assert_array_equal(factors, same_factors)
-    assert split["mean"].shape == (MODELS, 60, 10)
+    assert split["mean"].shape == (MODELS, 40, 10)
     for name in ("mean", "sampled", "reconstruction", "kl_per_dim"):
         np.testing.assert_allclose(split[name], whole[name], rtol=1e-6, atol=1e-6)
     assert np.std(split["mean"][:, 0, 0]) > 0  # the models differ
     # The progress bar names the split.
-    assert f"{MODELS} models, {chunks.models} x 40 a call" in capsys.readouterr().err
+    assert f"{MODELS} models, {chunks.models} x 32 a call" in capsys.readouterr().err
 
 
 def test_a_budget_below_one_call_of_images_takes_fewer_images():
@@ -72,29 +66,30 @@ def test_encoding_in_blocks_equals_the_whole_batch_at_once():
     # multiple of the block.
     vae = make_vae("paper", 1, 6, "s2d")
     images = registry.load("procedural_dsprites").sample(jax.random.key(0), 45)[0]
-    variables = vae.init(jax.random.key(1), images, False)
+    variables = jax.jit(vae.init, static_argnums=2)(jax.random.key(1), images, False)
     stacked = jax.tree.map(lambda x: x[None], variables)
     keys = jax.random.split(jax.random.key(2), 1)
     encoded = encoding.encode_images(vae, stacked, images, keys)  # blocks of 32 on CPU
-    mean, logvar = vae.apply(variables, images, False, method="encode")
-    z = losses.sample_gaussian(keys[0], mean, logvar)
-    logits = vae.apply(variables, z, False, method="decode")
-    expected = {
-        "mean": mean,
-        "sampled": z,
-        "reconstruction": losses.bernoulli_reconstruction(logits, images),
-        "kl_per_dim": losses.gaussian_kl(mean, logvar),
-    }
-    for name, value in expected.items():
+
+    @jax.jit
+    def whole_batch(variables, images, key):
+        mean, logvar = vae.apply(variables, images, False, method="encode")
+        z = losses.sample_gaussian(key, mean, logvar)
+        logits = vae.apply(variables, z, False, method="decode")
+        return {
+            "mean": mean,
+            "sampled": z,
+            "reconstruction": losses.bernoulli_reconstruction(logits, images),
+            "kl_per_dim": losses.gaussian_kl(mean, logvar),
+        }
+
+    for name, value in whole_batch(variables, images, keys[0]).items():
         np.testing.assert_allclose(encoded[name][0], value, rtol=1e-5, atol=1e-5)
 
 
 def test_intervention_points_of_stacked_models_equal_each_models_own():
     vae = make_vae("dlib", 1, 10, "s2d")
-    images = jnp.zeros((1, 64, 64, 1))
-    variables = jax.vmap(lambda key: vae.init(key, images, False))(
-        jax.random.split(jax.random.key(0), 2)
-    )
+    variables = random_stacked_variables(vae, 1, 2)
     data, key = registry.load("procedural_dsprites"), jax.random.key(3)
     options = MetricOptions(factor_vae_train=3, factor_vae_eval=2, factor_vae_variance=50)
     stacked = encoding.encode_intervention_points(

@@ -233,9 +233,11 @@ def test_make_optimizer_clips_then_adam():
 
 def test_flops_per_step_counts_every_step_of_a_call():
     """XLA counts a loop body once: the K-step program's count is one step's whatever K.
-    `flops_per_step` is one step's, equal to a K-step program without a loop divided by K,
-    and near the hand count (paper architecture, 70 MFLOP per 64x64 image forward,
-    three times that with the backward pass, 2 x 8 images)."""
+    `flops_per_step` is one step's: a K-step program without a loop counts K times one
+    step (its lowered program, which XLA counts without compiling it; the compiled
+    one-step program counts up to 5 % less, the multiplies optimization removes), and
+    near the hand count (paper architecture, 70 MFLOP per 64x64 image forward, three
+    times that with the backward pass, 2 x 8 images)."""
     from drl_jax.train.step import _one_step, flops_per_step
 
     data = registry.load("procedural_dsprites")
@@ -252,7 +254,10 @@ def test_flops_per_step_counts_every_step_of_a_call():
             state, _ = step(data, state)
         return state
 
-    for k in (1, 4):
-        program = jax.jit(functools.partial(unrolled, k=k)).lower(state, data).compile()
-        np.testing.assert_allclose(program.cost_analysis()["flops"] / k, one, rtol=0.01)
+    lowered = {
+        k: jax.jit(functools.partial(unrolled, k=k)).lower(state, data).cost_analysis()["flops"]
+        for k in (1, 4)
+    }
+    np.testing.assert_allclose(lowered[4] / 4, lowered[1], rtol=0.01)
+    assert 0.95 < one / lowered[1] <= 1.0
     assert 0.8 < one / (3 * 70e6 * 16) < 1.25
