@@ -25,7 +25,13 @@ from drl_jax.data.ground_truth import IMAGE_SIZE, GridData, GroundTruthData
 from drl_jax.metrics import interventions
 from drl_jax.metrics.registry import MetricOptions, intervention_points
 from drl_jax.models import losses
-from drl_jax.models.architectures import VAE, in_blocks, models_in_sequence, over_models
+from drl_jax.models.architectures import (
+    INFERENCE_BLOCK,
+    VAE,
+    in_blocks,
+    models_in_sequence,
+    over_models,
+)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -115,13 +121,17 @@ def plan_chunks(vae: VAE, num_models: int, channels: int, chunk_size: int, budge
 
     Bytes grow linearly in the models of a call (vmapped models hold their buffers side by
     side, models in sequence share theirs): measured on calls of 2 models (XLA's count),
-    with fewer images where 2 models do not fit, and of 4 models where the bound below
-    does not already admit all. Planned once per shape in a process.
+    with fewer images where 2 models do not fit (whole inference blocks where the backend
+    has them), and of 4 models where the bound below does not already admit all. Planned
+    once per shape in a process.
     """
+    block = INFERENCE_BLOCK.get(jax.default_backend())
     images = chunk_size
     two = call_bytes(vae, 2, images, channels)
     while two > budget and images > 1:  # part of the bytes does not shrink with the images
         images = max(1, int(0.9 * images * budget / two))
+        if block and images > block:  # whole inference blocks: no padded copy of the batch
+            images -= images % block
         two = call_bytes(vae, 2, images, channels)
     # bytes(m) = fixed + m * per_model, both >= 0: bytes(1) <= bytes(2), and bytes(m) <=
     # m / 2 * bytes(2) for m >= 2. Where that admits every model, one probe is enough.
