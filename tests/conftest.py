@@ -66,6 +66,22 @@ def mixed_fov_codes():
     return factors, codes
 
 
+@pytest.fixture(scope="module")
+def compile_fast():
+    """XLA's cheap optimization passes (`jax_disable_most_optimizations`) for a module's
+    tests and the jobs they start (`pytestmark = pytest.mark.usefixtures("compile_fast")`):
+    for tests of jobs' stages, files and restarts at tiny sizes, where compiling takes most
+    of the time. Every number such a test compares is computed so."""
+    import jax
+
+    previous = jax.config.values["jax_disable_most_optimizations"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+        jax.config.update("jax_disable_most_optimizations", True)
+        yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
+
 def random_stacked_variables(vae, channels: int, models: int, seed: int = 0) -> dict:
     """Variables of `models` stacked models [M, ...] of `vae` for C=`channels` images, each
     entry drawn from N(0, 0.05^2) with numpy: no compiled initialiser (a VAE without batch

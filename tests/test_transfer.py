@@ -15,6 +15,8 @@ from drl_jax.errors import UsageError
 from drl_jax.jobs import transfer
 from drl_jax.workdir import read_json
 
+pytestmark = pytest.mark.usefixtures("compile_fast")  # tiny jobs: compiling dominates
+
 PAIR = "procedural_dsprites__to__procedural_noisy_color_dsprites"
 MODELS = ("ada_gvae_beta1_seed0", "ada_gvae_beta2_seed0")
 
