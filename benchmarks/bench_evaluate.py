@@ -74,6 +74,7 @@ from drl_jax.evaluation.evaluate import EvaluationSettings
 from drl_jax.metrics import _beta_vae, _factor_vae, interventions
 from drl_jax.models import convolutions
 from drl_jax.models.architectures import make_vae
+from drl_jax.runtime import RUN_RARELY
 
 
 def timed(fn):
@@ -92,10 +93,12 @@ def once(fn):
 
 
 def stacked_models(vae, models: int, channels: int) -> dict:
-    """Freshly initialised variables of `models` models, stacked [M, ...]."""
+    """Freshly initialised variables of `models` models, stacked [M, ...] (a program run
+    once: compiled with the cheap passes)."""
     image = np.zeros((1, 64, 64, channels), np.float32)
     keys = jax.random.split(jax.random.key(0), models)
-    return jax.jit(jax.vmap(lambda key: vae.init(key, image, False)))(keys)
+    init = jax.vmap(lambda key: vae.init(key, image, False))
+    return jax.jit(init, compiler_options=RUN_RARELY)(keys)
 
 
 def measure(vae, variables, data, num_samples: int, pairs_per_fov: int, chunks) -> dict:
