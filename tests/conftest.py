@@ -87,14 +87,14 @@ def random_stacked_variables(vae, channels: int, models: int, seed: int = 0) -> 
     entry drawn from N(0, 0.05^2) with numpy: no compiled initialiser (a VAE without batch
     statistics; the models differ)."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
-    image = jnp.zeros((1, 64, 64, channels))
-    shapes = jax.eval_shape(lambda x: vae.init(jax.random.key(0), x, False), image)
+    from drl_jax.evaluation.encoding import _variable_shapes
+
     rng = np.random.default_rng(seed)
     return jax.tree.map(
-        lambda x: rng.normal(0, 0.05, (models, *x.shape)).astype(np.float32), shapes
+        lambda x: rng.normal(0, 0.05, (models, *x.shape)).astype(np.float32),
+        _variable_shapes(vae, channels),
     )
 
 
